@@ -1,0 +1,92 @@
+"""The Store protocol: what the services need from durable storage.
+
+Every method is a coroutine so that a network database fits behind the same interface;
+the embedded SQLite backend runs its work on one dedicated thread. A method that creates,
+changes or destroys key material or credentials returns only after its commit is durable.
+Records are the plain dataclasses of ``gateway.keys.model``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from gateway.keys.model import AccessKey, Alias, Key, WrappedMaterial
+
+
+class StoreError(Exception):
+    """Base of the store's own errors; services translate them into AWS errors."""
+
+
+class DuplicateError(StoreError):
+    """A record with the same identity already exists."""
+
+
+class MissingError(StoreError):
+    """The record to change does not exist."""
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    # --- keys -----------------------------------------------------------------------------
+    async def create_key(self, key: Key, material: WrappedMaterial) -> None:
+        """Insert a key and its first material version in one transaction."""
+
+    async def get_key(self, account: str, region: str, key_id: str) -> Key | None: ...
+
+    async def update_key(self, key: Key) -> None:
+        """Replace the stored metadata of an existing key (MissingError if absent)."""
+
+    async def list_keys(
+        self, account: str, region: str, after: str | None, limit: int
+    ) -> list[Key]:
+        """Keys ordered by key_id, starting after ``after`` (exclusive), at most ``limit``."""
+
+    async def count_keys(self, account: str, region: str) -> int: ...
+
+    async def delete_key(self, account: str, region: str, key_id: str) -> None:
+        """Destroy a key for good: metadata, every material version and its aliases."""
+
+    async def keys_due_for_deletion(self, now: float) -> list[Key]:
+        """Keys in PendingDeletion whose deletion_date is <= now, in every account/region."""
+
+    # --- key material ---------------------------------------------------------------------
+    async def get_materials(
+        self, account: str, region: str, key_id: str
+    ) -> list[WrappedMaterial]: ...
+
+    async def add_material(self, account: str, region: str, material: WrappedMaterial) -> None:
+        """Add a new material version (rotation); DuplicateError if the version exists."""
+
+    # --- aliases --------------------------------------------------------------------------
+    async def create_alias(self, alias: Alias) -> None:
+        """DuplicateError if (account, region, name) exists."""
+
+    async def get_alias(self, account: str, region: str, name: str) -> Alias | None: ...
+
+    async def update_alias(self, alias: Alias) -> None:
+        """MissingError if absent."""
+
+    async def delete_alias(self, account: str, region: str, name: str) -> None:
+        """MissingError if absent."""
+
+    async def list_aliases(
+        self, account: str, region: str, key_id: str | None, after: str | None, limit: int
+    ) -> list[Alias]:
+        """Aliases ordered by name, optionally only those targeting key_id."""
+
+    async def count_aliases(self, account: str, region: str, key_id: str) -> int: ...
+
+    # --- access keys ----------------------------------------------------------------------
+    async def create_access_key(self, access_key: AccessKey) -> None:
+        """DuplicateError if the id exists."""
+
+    async def get_access_key(self, access_key_id: str) -> AccessKey | None: ...
+
+    async def list_access_keys(self, account: str) -> list[AccessKey]: ...
+
+    async def update_access_key(self, access_key: AccessKey) -> None: ...
+
+    async def delete_access_key(self, access_key_id: str) -> None: ...
