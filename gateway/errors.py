@@ -160,3 +160,7 @@ class TagException(AwsError):
 
 class UnsupportedOperationException(AwsError):
     pass
+
+
+class CustomKeyStoreNotFoundException(AwsError):
+    pass

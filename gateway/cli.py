@@ -1,0 +1,180 @@
+"""``gateway serve`` and ``gateway admin``: the command line.
+
+``serve`` prepares the data dir once, then runs one worker in this process or pre-forks
+``--workers N`` processes that share the port through SO_REUSEPORT and the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing
+import signal
+import ssl
+import sys
+from typing import Any
+
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.logs import configure_logging
+
+log = logging.getLogger("gateway")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--host", help="address to listen on (GATEWAY_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (GATEWAY_PORT, default 8080)")
+    serve.add_argument("--data-dir", help="where keys live (GATEWAY_DATA_DIR)")
+    serve.add_argument("--workers", type=int, help="worker processes (GATEWAY_WORKERS, default 1)")
+    serve.add_argument("--config", help="TOML config file (GATEWAY_CONFIG)")
+    serve.add_argument("--tls-cert", help="PEM certificate chain; enables TLS 1.2+")
+    serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    serve.add_argument("--log-level", help="DEBUG, INFO, WARNING (GATEWAY_LOG_LEVEL)")
+    admin = commands.add_parser("admin", help="maintenance commands")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    create = admin_commands.add_parser(
+        "create-access-key", help="create an access key and print it once"
+    )
+    create.add_argument("--data-dir")
+    create.add_argument("--config")
+    create.add_argument("--user", default="root", help="IAM user name (default: root)")
+    return parser
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
+async def _serve_worker(settings: Settings, reuse_port: bool) -> None:
+    from aiohttp import web
+
+    from gateway.http.app import create_app
+
+    runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(
+        runner,
+        settings.host,
+        settings.port,
+        ssl_context=_tls_context(settings),
+        reuse_port=reuse_port,
+        backlog=1024,
+    )
+    await site.start()
+    scheme = "https" if settings.tls_cert else "http"
+    log.info("serving", extra={"url": f"{scheme}://{settings.host}:{settings.port}"})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def _worker_main(settings: Settings, reuse_port: bool) -> None:
+    import uvloop
+
+    configure_logging(settings.log_level)
+    uvloop.run(_serve_worker(settings, reuse_port))
+
+
+def serve(settings: Settings) -> int:
+    from gateway.bootstrap import prepare_data_dir
+
+    message = asyncio.run(prepare_data_dir(settings))
+    if message:
+        print(message, flush=True)
+    if settings.workers == 1:
+        _worker_main(settings, reuse_port=False)
+        return 0
+    return _supervise(settings)
+
+
+def _supervise(settings: Settings) -> int:
+    """Run N workers on one port; restart one that dies, stop all on SIGTERM/SIGINT."""
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def start() -> Any:
+        process = context.Process(target=_worker_main, args=(settings, True), daemon=False)
+        process.start()
+        return process
+
+    workers = [start() for _ in range(settings.workers)]
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in workers:
+            if process.is_alive():
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    from multiprocessing.connection import wait
+
+    while not stopping:
+        wait([p.sentinel for p in workers], timeout=1.0)
+        for i, process in enumerate(workers):
+            if not process.is_alive() and not stopping:
+                log.error("worker exited; restarting", extra={"exitcode": process.exitcode})
+                workers[i] = start()
+    for process in workers:
+        process.join(timeout=10)
+    return 0
+
+
+def _create_access_key(args: argparse.Namespace) -> int:
+    from gateway.bootstrap import database_path
+    from gateway.iam.credentials import Credentials
+    from gateway.keys.rootkey import RootKey
+    from gateway.store.sqlite import SqliteStore
+
+    settings = load_settings({"data_dir": args.data_dir, "config": args.config})
+
+    async def create() -> str:
+        import os
+
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        root_key = RootKey.load(settings.data_dir, env=os.environ)
+        store = SqliteStore(database_path(settings.data_dir))
+        await store.open()
+        try:
+            active = await Credentials(store, root_key).create(settings.account_id, args.user)
+        finally:
+            await store.close()
+        return (
+            f"aws_access_key_id = {active.record.access_key_id}\n"
+            f"aws_secret_access_key = {active.secret}"
+        )
+
+    print(asyncio.run(create()))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            flags = {
+                name: getattr(args, name)
+                for name in (
+                    "host", "port", "data_dir", "workers", "config", "tls_cert", "tls_key",
+                    "log_level",
+                )
+            }
+            settings = load_settings(flags)
+            configure_logging(settings.log_level)
+            return serve(settings)
+        return _create_access_key(args)
+    except ConfigError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2

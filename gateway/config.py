@@ -1,0 +1,108 @@
+"""Settings: command-line flags > environment > TOML config file > defaults, validated once."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message names the setting and where it came from."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("gateway-data")
+    workers: int = 1
+    config: Path | None = None
+    account_id: str = "111122223333"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    log_level: str = "INFO"
+    # Largest request body read; KMS requests are small (4 KiB plaintext, 32 KiB policies).
+    max_body_bytes: int = 1 << 20
+    # How long a worker trusts its cached copy of a key's metadata. Other workers' changes
+    # (DisableKey, ScheduleKeyDeletion) are seen within this many seconds.
+    key_cache_seconds: float = 1.0
+    # Largest clock difference accepted in a SigV4 timestamp (AWS allows 5 minutes).
+    max_clock_skew_seconds: int = 300
+    # How often the deletion sweeper looks for keys whose waiting period has ended.
+    deletion_sweep_seconds: float = 60.0
+    # Length of one "day" of a key-deletion waiting period: shorter only in rehearsals and
+    # tests, so that ScheduleKeyDeletion's real destruction can be exercised.
+    deletion_day_seconds: float = 86_400.0
+
+
+# Environment variable for each setting; these names are a contract other tools rely on.
+ENV_NAMES = {f.name: "GATEWAY_" + f.name.upper() for f in fields(Settings)}
+
+
+def _convert(name: str, raw: Any, source: str) -> Any:
+    default = Settings.__dataclass_fields__[name].type
+    try:
+        if name in ("port", "workers", "max_body_bytes", "max_clock_skew_seconds"):
+            value: Any = int(raw)
+        elif name in ("key_cache_seconds", "deletion_sweep_seconds", "deletion_day_seconds"):
+            value = float(raw)
+        elif name in ("data_dir", "config", "tls_cert", "tls_key"):
+            value = Path(str(raw)).expanduser()
+        else:
+            value = str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} from {source}: {raw!r} is not a valid {default}") from None
+    return value
+
+
+def _validate(s: Settings) -> None:
+    if not 0 <= s.port <= 65535:
+        raise ConfigError(f"port must be 0..65535, got {s.port}")
+    if not 1 <= s.workers <= 256:
+        raise ConfigError(f"workers must be 1..256, got {s.workers}")
+    if not (len(s.account_id) == 12 and s.account_id.isdigit()):
+        raise ConfigError(f"account_id must be 12 digits, got {s.account_id!r}")
+    if (s.tls_cert is None) != (s.tls_key is None):
+        raise ConfigError("tls_cert and tls_key must be given together")
+    if s.deletion_day_seconds <= 0 or s.deletion_sweep_seconds <= 0:
+        raise ConfigError("deletion_day_seconds and deletion_sweep_seconds must be positive")
+    if s.max_body_bytes < 1024:
+        raise ConfigError("max_body_bytes must be at least 1024")
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Merge the sources; ``flags`` holds only the options given on the command line."""
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+
+    config_path = flags.get("config") or env.get(ENV_NAMES["config"])
+    if config_path:
+        path = Path(config_path).expanduser()
+        try:
+            table = tomllib.loads(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        section = table.get("gateway", table)
+        for name, raw in section.items():
+            if name not in ENV_NAMES or isinstance(raw, dict):
+                continue  # other sections (quotas, ...) belong to their own modules
+            values[name] = _convert(name, raw, f"config file {path}")
+        values["config"] = path
+    for name, env_name in ENV_NAMES.items():
+        if env_name in env and env[env_name] != "":
+            values[name] = _convert(name, env[env_name], f"environment {env_name}")
+    for name, raw in flags.items():
+        if name in ENV_NAMES:
+            values[name] = _convert(name, raw, f"--{name.replace('_', '-')}")
+    settings = Settings(**values)
+    _validate(settings)
+    return settings

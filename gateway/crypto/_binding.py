@@ -1,0 +1,341 @@
+"""Checked wrappers over ``gateway._native``: the only module that touches cffi objects.
+
+Callers (aesgcm, ecdsa, digest) validate types and lengths and hand in plain
+``bytes``; this module still re-checks every length that decides how far C
+reads or writes, so a caller bug can raise but never corrupt memory. Nothing
+returned from here is a cffi object.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from itertools import accumulate
+
+from gateway.crypto.errors import CryptoError
+
+try:
+    from gateway import _native
+except ImportError as exc:  # pragma: no cover - depends on the build
+    raise ImportError(
+        "gateway._native is not built: run `pip install -e .` (needs gcc and the OpenSSL 3 "
+        "headers, `apt-get install libssl-dev` on Debian)"
+    ) from exc
+
+ffi = _native.ffi
+lib = _native.lib
+
+KEY_SIZE: int = lib.GW_AES_KEY_SIZE
+IV_SIZE: int = lib.GW_AES_IV_SIZE
+TAG_SIZE: int = lib.GW_AES_TAG_SIZE
+
+OPENSSL_VERSION_COMPILED: int = lib.gw_openssl_version_compiled()
+OPENSSL_VERSION_RUNTIME: int = lib.gw_openssl_version_runtime()
+OPENSSL_VERSION_TEXT: str = ffi.string(lib.gw_openssl_version_text()).decode("ascii", "replace")
+
+
+def _check_openssl_version() -> None:
+    """The loaded libcrypto must be the major version we compiled against, and not older."""
+    compiled_major = OPENSSL_VERSION_COMPILED >> 28
+    runtime_major = OPENSSL_VERSION_RUNTIME >> 28
+    # Compare major.minor (0xMNN00000 in OpenSSL 3's encoding); patch releases are ABI-safe.
+    if runtime_major != compiled_major or (OPENSSL_VERSION_RUNTIME >> 20) < (
+        OPENSSL_VERSION_COMPILED >> 20
+    ):
+        raise ImportError(
+            f"gateway._native was compiled against OpenSSL {OPENSSL_VERSION_COMPILED:#x} but "
+            f"loaded {OPENSSL_VERSION_TEXT} ({OPENSSL_VERSION_RUNTIME:#x}); rebuild with "
+            "`pip install -e .`"
+        )
+
+
+_check_openssl_version()
+
+# Output buffers are fully written by C before being read, so skip zeroing them.
+_alloc = ffi.new_allocator(should_clear_after_alloc=False)
+
+
+def _raise_batch_error(rc: int, what: str) -> None:
+    if rc == lib.GW_ERR_RAND:
+        raise CryptoError(f"{what}: the random number generator failed")
+    raise CryptoError(f"{what}: native call failed with code {rc}")
+
+
+def _split(blob: bytes, lens: Sequence[int]) -> list[bytes]:
+    ends = list(accumulate(lens))
+    return [blob[end - size : end] for end, size in zip(ends, lens, strict=True)]
+
+
+def _chunks(blob: bytes, size: int, n: int) -> list[bytes]:
+    return [blob[i : i + size] for i in range(0, n * size, size)]
+
+
+def _check_key(key: bytes) -> None:
+    if len(key) != KEY_SIZE:
+        raise ValueError(f"AES-256-GCM key must be {KEY_SIZE} bytes")
+
+
+# --- AES-256-GCM -----------------------------------------------------------
+
+
+def aes_gcm_seal(
+    key: bytes, pts: Sequence[bytes], aads: Sequence[bytes]
+) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """Seal with RNG IVs; returns (ivs, ciphertexts, tags) in input order."""
+    _check_key(key)
+    n = len(pts)
+    if len(aads) != n:
+        raise ValueError("need exactly one AAD per plaintext")
+    if n == 0:
+        return [], [], []
+    pt_lens = [len(p) for p in pts]
+    pt_blob = b"".join(pts)
+    ivs = _alloc("uint8_t[]", n * IV_SIZE)
+    cts = _alloc("uint8_t[]", len(pt_blob))
+    tags = _alloc("uint8_t[]", n * TAG_SIZE)
+    status = _alloc("int[]", n)
+    rc = lib.gw_aes_gcm_seal(
+        key, n, pt_blob, pt_lens, b"".join(aads), [len(a) for a in aads], ivs, cts, tags, status
+    )
+    return _seal_results(rc, n, status, ivs, cts, pt_lens, tags)
+
+
+def aes_gcm_seal_with_ivs(
+    key: bytes, ivs: Sequence[bytes], pts: Sequence[bytes], aads: Sequence[bytes]
+) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """Seal with caller-chosen IVs. Known-answer tests only: IV reuse breaks GCM."""
+    _check_key(key)
+    n = len(pts)
+    if len(aads) != n or len(ivs) != n:
+        raise ValueError("need exactly one IV and one AAD per plaintext")
+    if n == 0:
+        return [], [], []
+    iv_blob = b"".join(ivs)
+    if len(iv_blob) != n * IV_SIZE or any(len(iv) != IV_SIZE for iv in ivs):
+        raise ValueError(f"every IV must be {IV_SIZE} bytes")
+    pt_lens = [len(p) for p in pts]
+    pt_blob = b"".join(pts)
+    cts = _alloc("uint8_t[]", len(pt_blob))
+    tags = _alloc("uint8_t[]", n * TAG_SIZE)
+    status = _alloc("int[]", n)
+    rc = lib.gw_aes_gcm_seal_with_ivs(
+        key, n, iv_blob, pt_blob, pt_lens, b"".join(aads), [len(a) for a in aads], cts, tags,
+        status,
+    )
+    return _seal_results(rc, n, status, iv_blob, cts, pt_lens, tags)
+
+
+def _seal_results(
+    rc: int, n: int, status: object, ivs: object, cts: object, pt_lens: list[int], tags: object
+) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    if rc != lib.GW_OK:
+        _raise_batch_error(rc, "AES-GCM seal")
+    if any(status[i] != lib.GW_OK for i in range(n)):  # type: ignore[index]
+        raise CryptoError("AES-GCM seal failed inside OpenSSL")
+    iv_blob = ivs if isinstance(ivs, bytes) else ffi.buffer(ivs)[:]
+    return (
+        _chunks(iv_blob, IV_SIZE, n),
+        _split(ffi.buffer(cts)[:], pt_lens),
+        _chunks(ffi.buffer(tags)[:], TAG_SIZE, n),
+    )
+
+
+def aes_gcm_open(
+    key: bytes,
+    ivs: Sequence[bytes],
+    cts: Sequence[bytes],
+    tags: Sequence[bytes],
+    aads: Sequence[bytes],
+) -> list[bytes | None]:
+    """Open n items; None marks an item whose tag did not verify."""
+    _check_key(key)
+    n = len(cts)
+    if not (len(ivs) == len(tags) == len(aads) == n):
+        raise ValueError("need exactly one IV, tag and AAD per ciphertext")
+    if n == 0:
+        return []
+    iv_blob = b"".join(ivs)
+    tag_blob = b"".join(tags)
+    if len(iv_blob) != n * IV_SIZE or any(len(iv) != IV_SIZE for iv in ivs):
+        raise ValueError(f"every IV must be {IV_SIZE} bytes")
+    if len(tag_blob) != n * TAG_SIZE or any(len(t) != TAG_SIZE for t in tags):
+        raise ValueError(f"every tag must be {TAG_SIZE} bytes")
+    ct_lens = [len(c) for c in cts]
+    ct_blob = b"".join(cts)
+    pts = _alloc("uint8_t[]", len(ct_blob))
+    status = _alloc("int[]", n)
+    rc = lib.gw_aes_gcm_open(
+        key, n, iv_blob, ct_blob, ct_lens, tag_blob, b"".join(aads), [len(a) for a in aads],
+        pts, status,
+    )
+    if rc != lib.GW_OK:
+        _raise_batch_error(rc, "AES-GCM open")
+    plain = _split(ffi.buffer(pts)[:], ct_lens)
+    return [p if status[i] == lib.GW_OK else None for i, p in enumerate(plain)]
+
+
+# --- digests ---------------------------------------------------------------
+
+
+def digest_batch(bits: int, msgs: Sequence[bytes]) -> list[bytes]:
+    """SHA-256 (bits=256) or SHA-384 (bits=384) of every message."""
+    if bits not in (256, 384):
+        raise ValueError("digest size must be 256 or 384 bits")
+    n = len(msgs)
+    if n == 0:
+        return []
+    size = bits // 8
+    out = _alloc("uint8_t[]", n * size)
+    rc = lib.gw_digest_batch(bits, n, b"".join(msgs), [len(m) for m in msgs], out)
+    if rc != lib.GW_OK:
+        _raise_batch_error(rc, "digest")
+    return _chunks(ffi.buffer(out)[:], size, n)
+
+
+# --- ECDSA -----------------------------------------------------------------
+
+
+class EcHandle:
+    """Owns one native EC key; freed by close() or, as a safety net, by the GC.
+
+    Concurrent sign/verify calls may share a handle (OpenSSL 3 keys are
+    thread-safe for these operations). close() while a call is running defers
+    the free until that call has returned, so C never sees a freed key.
+    """
+
+    __slots__ = ("_ptr", "_lock", "_users", "_closing", "bits", "is_private", "max_sig")
+
+    def __init__(self, ptr: object) -> None:
+        self._ptr = ffi.gc(ptr, lib.gw_ec_free)
+        self._lock = threading.Lock()
+        self._users = 0
+        self._closing = False
+        self.bits: int = lib.gw_ec_bits(ptr)
+        self.is_private: bool = bool(lib.gw_ec_is_private(ptr))
+        self.max_sig: int = lib.gw_ec_max_sig_size(ptr)
+
+    @classmethod
+    def _from_result(cls, ptr: object, err: object, what: str) -> EcHandle:
+        if ptr == ffi.NULL:
+            code = err[0]  # type: ignore[index]
+            if code == lib.GW_ERR_UNSUPPORTED:
+                raise ValueError(f"{what}: only EC keys on P-256 or P-384 are supported")
+            if code == lib.GW_ERR_DECODE:
+                raise ValueError(f"{what}: not a valid DER encoding")
+            raise CryptoError(f"{what}: native call failed with code {code}")
+        return cls(ptr)
+
+    @classmethod
+    def generate(cls, bits: int) -> EcHandle:
+        err = ffi.new("int *")
+        return cls._from_result(lib.gw_ec_generate(bits, err), err, "EC key generation")
+
+    @classmethod
+    def load_private_pkcs8(cls, der: bytes) -> EcHandle:
+        err = ffi.new("int *")
+        ptr = lib.gw_ec_load_private_pkcs8(der, len(der), err)
+        return cls._from_result(ptr, err, "PKCS#8 private key")
+
+    @classmethod
+    def load_public_spki(cls, der: bytes) -> EcHandle:
+        err = ffi.new("int *")
+        ptr = lib.gw_ec_load_public_spki(der, len(der), err)
+        return cls._from_result(ptr, err, "SubjectPublicKeyInfo")
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    def _acquire(self) -> object:
+        with self._lock:
+            if self._closing:
+                raise ValueError("EC key is closed")
+            self._users += 1
+            return self._ptr
+
+    def _release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._closing and self._users == 0:
+                self._free_locked()
+
+    def _free_locked(self) -> None:
+        ptr, self._ptr = self._ptr, ffi.NULL
+        if ptr != ffi.NULL:
+            ffi.release(ptr)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closing = True
+            if self._users == 0:
+                self._free_locked()
+
+    def _export(self, fn: object, what: str) -> bytes:
+        ptr = self._acquire()
+        try:
+            size = fn(ptr, ffi.NULL, 0)  # type: ignore[operator]
+            if size < 0:
+                raise CryptoError(f"{what} export failed with code {size}")
+            out = _alloc("uint8_t[]", size)
+            written = fn(ptr, out, size)  # type: ignore[operator]
+            if written != size:
+                raise CryptoError(f"{what} export failed with code {written}")
+            return ffi.buffer(out)[:]
+        finally:
+            self._release()
+
+    def export_spki(self) -> bytes:
+        return self._export(lib.gw_ec_export_spki, "SubjectPublicKeyInfo")
+
+    def export_pkcs8(self) -> bytes:
+        if not self.is_private:
+            raise ValueError("a public key has no PKCS#8 encoding")
+        return self._export(lib.gw_ec_export_pkcs8, "PKCS#8")
+
+    def sign(self, digests: Sequence[bytes]) -> list[bytes | None]:
+        """DER signatures; None marks an item OpenSSL failed to sign."""
+        n = len(digests)
+        if n == 0:
+            return []
+        dlen = self.bits // 8
+        blob = b"".join(digests)
+        if len(blob) != n * dlen or any(len(d) != dlen for d in digests):
+            raise ValueError(f"every digest must be {dlen} bytes for this curve")
+        stride = self.max_sig
+        sigs = _alloc("uint8_t[]", n * stride)
+        sig_lens = _alloc("size_t[]", n)
+        status = _alloc("int[]", n)
+        ptr = self._acquire()
+        try:
+            rc = lib.gw_ec_sign(ptr, n, blob, dlen, sigs, stride, sig_lens, status)
+        finally:
+            self._release()
+        if rc != lib.GW_OK:
+            _raise_batch_error(rc, "ECDSA sign")
+        raw = ffi.buffer(sigs)[:]
+        return [
+            raw[i * stride : i * stride + sig_lens[i]] if status[i] == lib.GW_OK else None
+            for i in range(n)
+        ]
+
+    def verify(self, digests: Sequence[bytes], sigs: Sequence[bytes]) -> list[bool]:
+        n = len(digests)
+        if len(sigs) != n:
+            raise ValueError("need exactly one signature per digest")
+        if n == 0:
+            return []
+        dlen = self.bits // 8
+        blob = b"".join(digests)
+        if len(blob) != n * dlen or any(len(d) != dlen for d in digests):
+            raise ValueError(f"every digest must be {dlen} bytes for this curve")
+        results = _alloc("int[]", n)
+        ptr = self._acquire()
+        try:
+            rc = lib.gw_ec_verify(
+                ptr, n, blob, dlen, b"".join(sigs), [len(s) for s in sigs], results
+            )
+        finally:
+            self._release()
+        if rc != lib.GW_OK:
+            _raise_batch_error(rc, "ECDSA verify")
+        return [results[i] == 1 for i in range(n)]

@@ -1,0 +1,115 @@
+"""AES-256-GCM seal/open over the native batch core; IVs always come from the RNG."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gateway.crypto import _binding
+from gateway.crypto._validate import as_bytes, as_bytes_list, sized
+from gateway.crypto.errors import AuthenticationError, CryptoError
+
+__all__ = [
+    "IV_SIZE",
+    "KEY_SIZE",
+    "TAG_SIZE",
+    "AuthenticationError",
+    "CryptoError",
+    "OpenItem",
+    "Sealed",
+    "open",
+    "open_batch",
+    "seal",
+    "seal_batch",
+]
+
+KEY_SIZE = 32
+IV_SIZE = 12
+TAG_SIZE = 16
+assert (KEY_SIZE, IV_SIZE, TAG_SIZE) == (_binding.KEY_SIZE, _binding.IV_SIZE, _binding.TAG_SIZE)
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    iv: bytes
+    ciphertext: bytes
+    tag: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OpenItem:
+    iv: bytes
+    ciphertext: bytes
+    tag: bytes
+    aad: bytes = b""
+
+
+def check_key(key: object) -> bytes:
+    return sized(key, KEY_SIZE, "AES-256-GCM key")
+
+
+def check_open_item(item: OpenItem) -> OpenItem:
+    """An OpenItem whose fields are bytes of the right sizes (a copy only if needed)."""
+    if not isinstance(item, OpenItem):
+        raise TypeError(f"open_batch items must be OpenItem, not {type(item).__name__}")
+    iv, ct, tag, aad = item.iv, item.ciphertext, item.tag, item.aad
+    if (
+        type(iv) is bytes
+        and type(ct) is bytes
+        and type(tag) is bytes
+        and type(aad) is bytes
+        and len(iv) == IV_SIZE
+        and len(tag) == TAG_SIZE
+    ):
+        return item
+    return OpenItem(
+        sized(iv, IV_SIZE, "IV"),
+        as_bytes(ct, "ciphertext"),
+        sized(tag, TAG_SIZE, "tag"),
+        as_bytes(aad, "AAD"),
+    )
+
+
+def seal_batch(key: bytes, plaintexts: Sequence[bytes], aads: Sequence[bytes]) -> list[Sealed]:
+    """Seal every plaintext under ``key`` with a fresh random IV; results in input order."""
+    key = check_key(key)
+    pts = as_bytes_list(plaintexts, "plaintext")
+    aad_list = as_bytes_list(aads, "AAD")
+    if len(pts) != len(aad_list):
+        raise ValueError(f"got {len(pts)} plaintexts but {len(aad_list)} AADs")
+    ivs, cts, tags = _binding.aes_gcm_seal(key, pts, aad_list)
+    return [Sealed(iv, ct, tag) for iv, ct, tag in zip(ivs, cts, tags, strict=True)]
+
+
+def open_batch(key: bytes, items: Sequence[OpenItem]) -> list[bytes | AuthenticationError]:
+    """Open every item; a failed item yields its own AuthenticationError, the rest succeed."""
+    key = check_key(key)
+    checked = [check_open_item(item) for item in items]
+    return open_checked(key, checked)
+
+
+def open_checked(key: bytes, items: Sequence[OpenItem]) -> list[bytes | AuthenticationError]:
+    """open_batch for inputs already passed through check_key/check_open_item (the batcher)."""
+    results = _binding.aes_gcm_open(
+        key,
+        [i.iv for i in items],
+        [i.ciphertext for i in items],
+        [i.tag for i in items],
+        [i.aad for i in items],
+    )
+    return [AuthenticationError() if r is None else r for r in results]
+
+
+def seal(key: bytes, plaintext: bytes, aad: bytes = b"") -> Sealed:
+    """Seal one plaintext (a batch of one)."""
+    return seal_batch(key, [plaintext], [aad])[0]
+
+
+def open(  # noqa: A001 - the name is part of the module's published API
+    key: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes = b""
+) -> bytes:
+    """Open one item; raises AuthenticationError if the tag does not verify."""
+    result = open_batch(key, [OpenItem(iv, ciphertext, tag, aad)])[0]
+    if isinstance(result, AuthenticationError):
+        raise result
+    return result

@@ -1,0 +1,260 @@
+"""Coalesces single crypto requests from the event loop into native batch calls.
+
+Items submitted during one event-loop turn (or until ``max_batch`` of one kind
+accumulate) are grouped by (operation, key) and each group becomes one native
+call; every caller's future then gets its own result or exception.
+
+Where the native call runs (measured, see BENCHMARKS.md "Native crypto core"):
+an AES-GCM batch of a few items costs about as much as handing it to a worker
+thread and waking the loop again, so AES groups of up to ``inline_aes_max``
+items run inline on the loop thread and larger ones on the executor. ECDSA
+(~20-70 us per item, GIL released) always runs on the executor, where a
+second core signs while the loop keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+from collections.abc import Callable, Sequence
+from functools import partial
+from time import perf_counter
+from typing import Any
+
+from gateway.crypto import _binding
+from gateway.crypto._validate import as_bytes
+from gateway.crypto.aesgcm import OpenItem, Sealed, check_key, check_open_item, open_checked
+from gateway.crypto.ecdsa import EcPrivateKey, EcPublicKey
+
+__all__ = ["DEFAULT_INLINE_AES_MAX", "CryptoBatcher", "OnBatch"]
+
+log = logging.getLogger(__name__)
+
+# Largest AES group run on the loop thread; see the module docstring and BENCHMARKS.md.
+DEFAULT_INLINE_AES_MAX = 64
+
+# on_batch(operation, items, seconds spent in the native call); called on the loop thread.
+OnBatch = Callable[[str, int, float], None]
+
+_SEAL, _OPEN, _SIGN, _VERIFY = "seal", "open", "sign", "verify"
+_AES_OPS = frozenset({_SEAL, _OPEN})
+
+_Item = tuple["asyncio.Future[Any]", Any]
+
+
+def _run_seal(key: bytes, payloads: Sequence[tuple[bytes, bytes]]) -> list[Any]:
+    ivs, cts, tags = _binding.aes_gcm_seal(key, [p for p, _ in payloads], [a for _, a in payloads])
+    return [Sealed(iv, ct, tag) for iv, ct, tag in zip(ivs, cts, tags, strict=True)]
+
+
+def _run_open(key: bytes, payloads: Sequence[OpenItem]) -> list[Any]:
+    return list(open_checked(key, payloads))
+
+
+def _run_sign(key: EcPrivateKey, payloads: Sequence[bytes]) -> list[Any]:
+    return list(key.sign_checked(payloads))
+
+
+def _run_verify(key: EcPublicKey, payloads: Sequence[tuple[bytes, bytes]]) -> list[Any]:
+    return list(key.verify_checked([d for d, _ in payloads], [s for _, s in payloads]))
+
+
+_RUNNERS: dict[str, Callable[[Any, Any], list[Any]]] = {
+    _SEAL: _run_seal,
+    _OPEN: _run_open,
+    _SIGN: _run_sign,
+    _VERIFY: _run_verify,
+}
+
+
+def _timed(op: str, key: Any, payloads: Sequence[Any]) -> tuple[list[Any], float]:
+    start = perf_counter()
+    results = _RUNNERS[op](key, payloads)
+    return results, perf_counter() - start
+
+
+class CryptoBatcher:
+    """Per-event-loop batcher in front of the native core; one per app (cleanup_ctx)."""
+
+    def __init__(
+        self,
+        *,
+        max_batch: int = 256,
+        executor: concurrent.futures.Executor | None = None,
+        inline_aes_max: int = DEFAULT_INLINE_AES_MAX,
+        on_batch: OnBatch | None = None,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        if inline_aes_max < 0:
+            raise ValueError("inline_aes_max must be >= 0 (0 sends every AES batch to a thread)")
+        self._max_batch = max_batch
+        self._inline_aes_max = inline_aes_max
+        self._on_batch = on_batch
+        self._executor = executor
+        self._owns_executor = executor is None
+        self._groups: dict[tuple[str, Any], list[_Item]] = {}
+        self._flush_handle: asyncio.Handle | None = None
+        self._running: set[asyncio.Future[Any]] = set()
+        self._pending = 0
+        self._in_flight = 0
+        self._closed = False
+
+    # --- read-only stats (read by a metrics collector at scrape time) ---
+
+    @property
+    def pending(self) -> int:
+        """Items queued for the next flush (not yet handed to a native call)."""
+        return self._pending
+
+    @property
+    def in_flight(self) -> int:
+        """Items in native calls on the executor whose results are not yet delivered."""
+        return self._in_flight
+
+    @property
+    def max_batch(self) -> int:
+        return self._max_batch
+
+    @property
+    def inline_aes_max(self) -> int:
+        return self._inline_aes_max
+
+    # --- operations ---
+
+    async def seal(self, key: bytes, plaintext: bytes, aad: bytes = b"") -> Sealed:
+        """AES-256-GCM seal with a random IV."""
+        key = check_key(key)
+        payload = (as_bytes(plaintext, "plaintext"), as_bytes(aad, "AAD"))
+        return await self._submit(_SEAL, key, payload)  # type: ignore[no-any-return]
+
+    async def open(
+        self, key: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes = b""
+    ) -> bytes:
+        """AES-256-GCM open; raises AuthenticationError if the tag does not verify."""
+        key = check_key(key)
+        item = check_open_item(OpenItem(iv, ciphertext, tag, aad))
+        return await self._submit(_OPEN, key, item)  # type: ignore[no-any-return]
+
+    async def sign(self, key: EcPrivateKey, digest: bytes) -> bytes:
+        """DER ECDSA signature over a digest of the curve's size."""
+        if not isinstance(key, EcPrivateKey):
+            raise TypeError(f"sign needs an EcPrivateKey, not {type(key).__name__}")
+        return await self._submit(_SIGN, key, key.check_digest(digest))  # type: ignore[no-any-return]
+
+    async def verify(self, key: EcPublicKey, digest: bytes, signature: bytes) -> bool:
+        """True iff ``signature`` (DER) is a valid ECDSA signature over ``digest``."""
+        if not isinstance(key, EcPublicKey):
+            raise TypeError(f"verify needs an EcPublicKey, not {type(key).__name__}")
+        payload = (key.check_digest(digest), as_bytes(signature, "signature"))
+        return await self._submit(_VERIFY, key, payload)  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        """Stop accepting work, finish everything queued or running, release the executor."""
+        self._closed = True
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush()
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+            # Let the done callbacks (scheduled with call_soon) deliver results.
+            await asyncio.sleep(0)
+        if self._owns_executor and self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    # --- internals ---
+
+    def _submit(self, op: str, key: Any, payload: Any) -> asyncio.Future[Any]:
+        if self._closed:
+            raise RuntimeError("CryptoBatcher is closed")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        group_key = (op, key)
+        group = self._groups.get(group_key)
+        if group is None:
+            group = self._groups[group_key] = []
+        group.append((fut, payload))
+        self._pending += 1
+        if len(group) >= self._max_batch:
+            del self._groups[group_key]
+            self._dispatch(loop, op, key, group)
+        elif self._flush_handle is None:
+            # Everything submitted before this callback runs joins the same batch.
+            self._flush_handle = loop.call_soon(self._flush)
+        return fut
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        groups, self._groups = self._groups, {}
+        if not groups:
+            return
+        loop = asyncio.get_running_loop()
+        for (op, key), items in groups.items():
+            self._dispatch(loop, op, key, items)
+
+    def _dispatch(
+        self, loop: asyncio.AbstractEventLoop, op: str, key: Any, items: list[_Item]
+    ) -> None:
+        self._pending -= len(items)
+        # Callers that gave up before the flush cost nothing.
+        live = [item for item in items if not item[0].done()]
+        if not live:
+            return
+        payloads = [payload for _, payload in live]
+        if op in _AES_OPS and len(live) <= self._inline_aes_max:
+            try:
+                results, seconds = _timed(op, key, payloads)
+            except Exception as exc:
+                self._fail(live, exc)
+                return
+            self._deliver(op, live, results, seconds)
+            return
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=os.cpu_count() or 2, thread_name_prefix="crypto-batch"
+            )
+        try:
+            running = loop.run_in_executor(self._executor, _timed, op, key, payloads)
+        except Exception as exc:  # e.g. the executor was shut down underneath us
+            self._fail(live, exc)
+            return
+        self._in_flight += len(live)
+        self._running.add(running)
+        running.add_done_callback(partial(self._on_done, op, live))
+
+    def _on_done(self, op: str, items: list[_Item], running: asyncio.Future[Any]) -> None:
+        self._running.discard(running)
+        self._in_flight -= len(items)
+        if running.cancelled():
+            for fut, _ in items:
+                fut.cancel()
+            return
+        exc = running.exception()
+        if exc is not None:
+            self._fail(items, exc)
+            return
+        results, seconds = running.result()
+        self._deliver(op, items, results, seconds)
+
+    @staticmethod
+    def _fail(items: list[_Item], exc: BaseException) -> None:
+        for fut, _ in items:
+            if not fut.done():
+                fut.set_exception(exc)
+
+    def _deliver(self, op: str, items: list[_Item], results: list[Any], seconds: float) -> None:
+        for (fut, _), result in zip(items, results, strict=True):
+            if fut.done():  # cancelled while the batch ran
+                continue
+            if isinstance(result, BaseException):
+                fut.set_exception(result)
+            else:
+                fut.set_result(result)
+        if self._on_batch is not None:
+            try:
+                self._on_batch(op, len(items), seconds)
+            except Exception:
+                log.exception("CryptoBatcher on_batch callback failed")

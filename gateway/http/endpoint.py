@@ -1,0 +1,137 @@
+"""``POST /`` for AWS JSON 1.1 services: authenticate, dispatch, answer AWS-style.
+
+The order is AWS's: body size, SigV4, target lookup, then one parse of the body. Every
+answer carries ``x-amzn-RequestId``; every error is ``{"__type", "message"}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from aiohttp import web
+
+from gateway.caller import Caller
+from gateway.errors import (
+    AwsError,
+    InvalidSignatureException,
+    KMSInternalException,
+    RequestEntityTooLargeException,
+    UnknownOperationException,
+    UnrecognizedClientException,
+    UnsupportedOperationException,
+)
+from gateway.iam.credentials import Credentials
+from gateway.kms.registry import OPERATIONS, TARGET_PREFIX
+from gateway.kms.service import Kms
+from gateway.protocol import awsjson, sigv4
+from gateway.protocol.shapes import ServiceShapes
+
+log = logging.getLogger("gateway.request")
+
+_JSON_HEADERS = {"Content-Type": awsjson.CONTENT_TYPE}
+
+
+class KmsEndpoint:
+    def __init__(
+        self, kms: Kms, credentials: Credentials, *, max_body_bytes: int, max_skew: int
+    ) -> None:
+        self._kms = kms
+        self._credentials = credentials
+        self._shapes = ServiceShapes("kms")
+        self._signing_keys = sigv4.SigningKeyCache()
+        self._max_body = max_body_bytes
+        self._max_skew = max_skew
+
+    async def handle(self, request: web.Request) -> web.Response:
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        operation = "-"
+        try:
+            body = await self._read_body(request)
+            caller = await self._authenticate(request, body)
+            target = request.headers.get("X-Amz-Target", "")
+            op = OPERATIONS.get(target)
+            if op is None:
+                raise self._unknown(target)
+            operation = op.name
+            params = self._shapes.parse_input(op.name, awsjson.decode_body(body))
+            result = await op.handler(self._kms, caller, params)
+            payload = awsjson.encode_body(self._shapes.serialize_output(op.name, result))
+            status = 200
+        except AwsError as err:
+            status, payload = err.status, awsjson.encode_error(err)
+            log.info(
+                "request refused",
+                extra={"request_id": request_id, "operation": operation, "error": err.code},
+            )
+        except Exception:
+            log.exception(
+                "request failed", extra={"request_id": request_id, "operation": operation}
+            )
+            err = KMSInternalException(f"An internal error occurred. Request ID: {request_id}")
+            status, payload = err.status, awsjson.encode_error(err)
+        response = web.Response(body=payload, status=status, headers=_JSON_HEADERS)
+        response.headers["x-amzn-RequestId"] = request_id
+        if status == RequestEntityTooLargeException.status:
+            response.force_close()  # the rest of the body was never read
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "operation": operation,
+                    "status": status,
+                    "seconds": round(time.perf_counter() - started, 6),
+                },
+            )
+        return response
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        length = request.content_length
+        if length is not None and length > self._max_body:
+            raise self._too_large()
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await request.content.readany():
+            size += len(chunk)
+            if size > self._max_body:
+                raise self._too_large()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self) -> AwsError:
+        return RequestEntityTooLargeException(
+            f"Request body is larger than the {self._max_body} bytes this endpoint accepts."
+        )
+
+    async def _authenticate(self, request: web.Request, body: bytes) -> Caller:
+        signed = sigv4.parse_authorization(request.headers, now=time.time())
+        if signed.service != "kms":
+            raise InvalidSignatureException(
+                "Credential should be scoped to correct service: 'kms'. "
+            )
+        active = await self._credentials.lookup(signed.access_key_id)
+        if active is None:
+            raise UnrecognizedClientException("The security token included in the request is invalid.")
+        sigv4.verify_signature(
+            signed,
+            secret=active.secret,
+            method=request.method,
+            path=request.rel_url.raw_path,
+            query=request.rel_url.raw_query_string,
+            headers=request.headers,
+            body=body,
+            cache=self._signing_keys,
+        )
+        record = active.record
+        return Caller(record.account, signed.region, record.principal_arn, record.access_key_id)
+
+    def _unknown(self, target: str) -> AwsError:
+        prefix, _, name = target.partition(".")
+        if prefix == TARGET_PREFIX and name in self._shapes.operation_names:
+            return UnsupportedOperationException(
+                f"The operation {name} is not supported by this gateway yet."
+            )
+        return UnknownOperationException("")
+

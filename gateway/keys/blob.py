@@ -1,0 +1,75 @@
+"""The symmetric ciphertext blob: self-describing and versioned.
+
+Layout (big-endian)::
+
+    format  1 byte   0x01
+    flags   1 byte   bit 0: multi-Region key id ("mrk-" + 32 hex) instead of a UUID
+    key id  16 bytes
+    version 4 bytes  material version that sealed it
+    iv      12 bytes
+    ciphertext (len(plaintext) bytes) || tag 16 bytes
+
+The header (format .. version) is part of the AAD, so a blob cannot be re-labelled with
+another key id or material version. Decrypt needs nothing but the blob and the context.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from dataclasses import dataclass
+
+FORMAT_V1 = 0x01
+_FLAG_MRK = 0x01
+_HEADER = struct.Struct(">BB16sI")
+HEADER_SIZE = _HEADER.size  # 22
+IV_SIZE = 12
+TAG_SIZE = 16
+OVERHEAD = HEADER_SIZE + IV_SIZE + TAG_SIZE
+
+
+class MalformedBlob(ValueError):
+    """The bytes are not a ciphertext blob this gateway wrote (the reason stays internal)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    key_id: str
+    version: int
+    header: bytes
+    iv: bytes
+    ciphertext: bytes
+    tag: bytes
+
+
+def _key_id_bytes(key_id: str) -> tuple[int, bytes]:
+    if key_id.startswith("mrk-"):
+        return _FLAG_MRK, bytes.fromhex(key_id[4:])
+    return 0, uuid.UUID(key_id).bytes
+
+
+def header_for(key_id: str, version: int) -> bytes:
+    flags, raw = _key_id_bytes(key_id)
+    return _HEADER.pack(FORMAT_V1, flags, raw, version)
+
+
+def encode(header: bytes, iv: bytes, ciphertext: bytes, tag: bytes) -> bytes:
+    return b"".join((header, iv, ciphertext, tag))
+
+
+def decode(data: bytes) -> Blob:
+    if len(data) < OVERHEAD:
+        raise MalformedBlob("too short")
+    fmt, flags, raw, version = _HEADER.unpack_from(data)
+    if fmt != FORMAT_V1 or flags & ~_FLAG_MRK:
+        raise MalformedBlob("unknown format")
+    key_id = "mrk-" + raw.hex() if flags & _FLAG_MRK else str(uuid.UUID(bytes=raw))
+    body = data[HEADER_SIZE:]
+    return Blob(
+        key_id=key_id,
+        version=version,
+        header=data[:HEADER_SIZE],
+        iv=body[:IV_SIZE],
+        ciphertext=body[IV_SIZE:-TAG_SIZE],
+        tag=body[-TAG_SIZE:],
+    )

@@ -1,0 +1,34 @@
+"""Destroys keys whose deletion waiting period has ended, as KMS's internal DeleteKey does."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gateway.kms.service import Kms
+from gateway.store.base import MissingError
+
+log = logging.getLogger("gateway.kms.deletion")
+
+
+async def delete_due_keys(kms: Kms) -> int:
+    """Delete every key past its deletion date; returns how many this call destroyed."""
+    deleted = 0
+    for key in await kms.store.keys_due_for_deletion(kms.clock()):
+        try:
+            await kms.store.delete_key(key.account, key.region, key.key_id)
+        except MissingError:
+            continue  # another worker process got there first
+        kms.keys.forget(key.account, key.region, key.key_id)
+        deleted += 1
+        log.info("key deleted", extra={"event": "DeleteKey", "key_arn": key.arn})
+    return deleted
+
+
+async def run_deletion_sweeper(kms: Kms, interval: float) -> None:
+    while True:
+        try:
+            await delete_due_keys(kms)
+        except Exception:
+            log.exception("deletion sweep failed; will retry")
+        await asyncio.sleep(interval)

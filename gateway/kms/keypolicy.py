@@ -1,0 +1,86 @@
+"""Key policies: GetKeyPolicy, PutKeyPolicy, ListKeyPolicies (stored and returned as given).
+
+Policies are validated as documents here; their evaluation is a later concern.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gateway.caller import Caller
+from gateway.errors import LimitExceededException, MalformedPolicyDocumentException, NotFoundException
+from gateway.kms.service import Kms
+
+POLICY_NAME = "default"  # the only key policy name AWS has
+
+
+def default_policy(account: str) -> str:
+    """The default key policy of a key created through the API (kms-digest §5.4)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Id": "key-default-1",
+            "Statement": [
+                {
+                    "Sid": "Enable IAM User Permissions",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        },
+        indent=2,
+    )
+
+
+def validate_policy(policy: str, max_bytes: int) -> None:
+    if len(policy.encode()) > max_bytes:
+        raise LimitExceededException(
+            f"The key policy exceeds the maximum size of {max_bytes} bytes."
+        )
+    try:
+        doc = json.loads(policy)
+    except ValueError:
+        raise MalformedPolicyDocumentException("The key policy is not valid JSON.") from None
+    statements = doc.get("Statement") if isinstance(doc, dict) else None
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list) or not statements:
+        raise MalformedPolicyDocumentException("The key policy must contain a Statement.")
+    for statement in statements:
+        if not isinstance(statement, dict) or statement.get("Effect") not in ("Allow", "Deny"):
+            raise MalformedPolicyDocumentException(
+                "Each policy statement must be an object with Effect Allow or Deny."
+            )
+
+
+def _check_name(req: dict[str, Any]) -> None:
+    name = req.get("PolicyName", POLICY_NAME)
+    if name != POLICY_NAME:
+        raise NotFoundException(f"No such policy exists: {name}")
+
+
+async def get_key_policy(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_GetKeyPolicy.html"""
+    _check_name(req)
+    key = await kms.keys.resolve(caller, req["KeyId"], aliases=False)
+    return {"Policy": key.policy, "PolicyName": POLICY_NAME}
+
+
+async def put_key_policy(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html"""
+    _check_name(req)
+    validate_policy(req["Policy"], kms.limits.policy_bytes)
+    key = await kms.keys.resolve(caller, req["KeyId"], aliases=False)
+    changed = key.copy(policy=req["Policy"])
+    await kms.store.update_key(changed)
+    kms.keys.remember(changed)
+    return {}
+
+
+async def list_key_policies(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeyPolicies.html"""
+    await kms.keys.resolve(caller, req["KeyId"], aliases=False)
+    return {"PolicyNames": [POLICY_NAME], "Truncated": False}

@@ -1,0 +1,177 @@
+"""Key lifecycle: CreateKey, DescribeKey, ListKeys, Enable/Disable, description, deletion.
+
+API reference: https://docs.aws.amazon.com/kms/latest/APIReference/API_Operations.html
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+from gateway.caller import Caller
+from gateway.errors import (
+    CustomKeyStoreNotFoundException,
+    LimitExceededException,
+    UnsupportedOperationException,
+    ValidationException,
+)
+from gateway.keys.model import Key, KeyState, WrappedMaterial
+from gateway.keys.rootkey import material_aad
+from gateway.kms.keypolicy import default_policy, validate_policy
+from gateway.kms.metadata import key_metadata
+from gateway.kms.paging import DEFAULT_LIMIT, decode_marker, page
+from gateway.kms.service import Kms
+from gateway.kms.states import check_state
+from gateway.kms.tags import tags_from_wire
+
+# Key specs this gateway creates today, and the key usage each allows.
+SUPPORTED_SPECS = {"SYMMETRIC_DEFAULT": ("ENCRYPT_DECRYPT",)}
+MATERIAL_BYTES = 32
+
+
+def _validation(value: object, member: str, constraint: str) -> ValidationException:
+    return ValidationException(
+        f"1 validation error detected: Value '{value}' at '{member}' "
+        f"failed to satisfy constraint: {constraint}"
+    )
+
+
+async def create_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html"""
+    spec = req.get("KeySpec") or req.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    if "KeySpec" in req and "CustomerMasterKeySpec" in req:
+        raise ValidationException(
+            "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
+            "CustomerMasterKeySpec is deprecated."
+        )
+    usage = req.get("KeyUsage", "ENCRYPT_DECRYPT")
+    origin = req.get("Origin", "AWS_KMS")
+    if "CustomKeyStoreId" in req or origin in ("AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"):
+        raise CustomKeyStoreNotFoundException("Custom key stores are not supported by this gateway.")
+    if origin != "AWS_KMS":
+        raise UnsupportedOperationException(
+            f"Origin {origin} is not supported by this gateway yet."
+        )
+    if spec not in SUPPORTED_SPECS:
+        raise UnsupportedOperationException(f"KeySpec {spec} is not supported by this gateway yet.")
+    if usage not in SUPPORTED_SPECS[spec]:
+        raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
+    policy = req.get("Policy")
+    if policy is None:
+        policy = default_policy(caller.account)
+    else:
+        validate_policy(policy, kms.limits.policy_bytes)
+    tags = tags_from_wire(req.get("Tags", []), {}, kms.limits.tags_per_key)
+    if await kms.store.count_keys(caller.account, caller.region) >= kms.limits.keys_per_region:
+        raise LimitExceededException(
+            f"The request would exceed the limit of {kms.limits.keys_per_region} KMS keys "
+            "in this account and Region."
+        )
+
+    multi_region = bool(req.get("MultiRegion", False))
+    key_id = "mrk-" + uuid.uuid4().hex if multi_region else str(uuid.uuid4())
+    now = kms.clock()
+    key = Key(
+        account=caller.account,
+        region=caller.region,
+        key_id=key_id,
+        created=now,
+        key_spec=spec,
+        key_usage=usage,
+        origin=origin,
+        description=req.get("Description", ""),
+        policy=policy,
+        tags=tags,
+        multi_region=multi_region,
+    )
+    material = os.urandom(MATERIAL_BYTES)
+    wrapped = kms.root_key.wrap(material, material_aad(key.arn, 1))
+    await kms.store.create_key(key, WrappedMaterial(key_id, 1, wrapped, now))
+    kms.keys.remember(key)
+    return {"KeyMetadata": key_metadata(key)}
+
+
+async def describe_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html"""
+    key = await kms.keys.resolve(caller, req["KeyId"])
+    return {"KeyMetadata": key_metadata(key)}
+
+
+async def list_keys(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeys.html"""
+    limit = req.get("Limit", DEFAULT_LIMIT)
+    after = decode_marker(req.get("Marker"))
+    found = await kms.store.list_keys(caller.account, caller.region, after, limit + 1)
+    keys, paging = page(found, limit, lambda k: k.key_id)
+    return {"Keys": [{"KeyId": k.key_id, "KeyArn": k.arn} for k in keys], **paging}
+
+
+async def _change(kms: Kms, caller: Caller, ref: str, operation: str, **changes: Any) -> Key:
+    """Apply a metadata change to a key named by id or ARN (no aliases), durably."""
+    key = await kms.keys.resolve(caller, ref, aliases=False)
+    check_state(key, operation)
+    changed = key.copy(**changes)
+    if changed != key:
+        await kms.store.update_key(changed)
+        kms.keys.remember(changed)
+    return changed
+
+
+async def enable_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKey.html"""
+    await _change(kms, caller, req["KeyId"], "EnableKey", state=KeyState.ENABLED)
+    return {}
+
+
+async def disable_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_DisableKey.html"""
+    await _change(kms, caller, req["KeyId"], "DisableKey", state=KeyState.DISABLED)
+    return {}
+
+
+async def update_key_description(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_UpdateKeyDescription.html"""
+    await _change(
+        kms, caller, req["KeyId"], "UpdateKeyDescription", description=req["Description"]
+    )
+    return {}
+
+
+async def schedule_key_deletion(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html"""
+    days = req.get("PendingWindowInDays", 30)
+    if days < 7:
+        raise _validation(days, "pendingWindowInDays", "Member must have value greater than or equal to 7")
+    if days > 30:
+        raise _validation(days, "pendingWindowInDays", "Member must have value less than or equal to 30")
+    deletion_date = kms.clock() + days * kms.day_seconds
+    key = await _change(
+        kms,
+        caller,
+        req["KeyId"],
+        "ScheduleKeyDeletion",
+        state=KeyState.PENDING_DELETION,
+        deletion_date=deletion_date,
+        pending_window_days=days,
+    )
+    return {
+        "KeyId": key.arn,
+        "DeletionDate": key.deletion_date,
+        "KeyState": key.state.value,
+        "PendingWindowInDays": days,
+    }
+
+
+async def cancel_key_deletion(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_CancelKeyDeletion.html"""
+    key = await _change(
+        kms,
+        caller,
+        req["KeyId"],
+        "CancelKeyDeletion",
+        state=KeyState.DISABLED,  # the guide: cancelling always leaves the key Disabled
+        deletion_date=None,
+        pending_window_days=None,
+    )
+    return {"KeyId": key.arn}

@@ -1,0 +1,57 @@
+"""The KMS operation registry, keyed by the full X-Amz-Target (``TrentService.Encrypt``).
+
+An entry carries the handler and the operation name the request shape and metrics use.
+Dispatch never looks a handler up by attribute name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.caller import Caller
+from gateway.kms import aliases, dataplane, keypolicy, keys, tags
+from gateway.kms.service import Kms
+
+Handler = Callable[[Kms, Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+TARGET_PREFIX = "TrentService"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: str
+    handler: Handler
+
+
+_HANDLERS: dict[str, Handler] = {
+    "CreateKey": keys.create_key,
+    "DescribeKey": keys.describe_key,
+    "ListKeys": keys.list_keys,
+    "EnableKey": keys.enable_key,
+    "DisableKey": keys.disable_key,
+    "UpdateKeyDescription": keys.update_key_description,
+    "ScheduleKeyDeletion": keys.schedule_key_deletion,
+    "CancelKeyDeletion": keys.cancel_key_deletion,
+    "GetKeyPolicy": keypolicy.get_key_policy,
+    "PutKeyPolicy": keypolicy.put_key_policy,
+    "ListKeyPolicies": keypolicy.list_key_policies,
+    "TagResource": tags.tag_resource,
+    "UntagResource": tags.untag_resource,
+    "ListResourceTags": tags.list_resource_tags,
+    "CreateAlias": aliases.create_alias,
+    "UpdateAlias": aliases.update_alias,
+    "DeleteAlias": aliases.delete_alias,
+    "ListAliases": aliases.list_aliases,
+    "Encrypt": dataplane.encrypt,
+    "Decrypt": dataplane.decrypt,
+    "ReEncrypt": dataplane.re_encrypt,
+    "GenerateDataKey": dataplane.generate_data_key,
+    "GenerateDataKeyWithoutPlaintext": dataplane.generate_data_key_without_plaintext,
+    "GenerateRandom": dataplane.generate_random,
+}
+
+OPERATIONS: dict[str, Operation] = {
+    f"{TARGET_PREFIX}.{name}": Operation(name, handler) for name, handler in _HANDLERS.items()
+}

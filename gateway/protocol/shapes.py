@@ -1,0 +1,546 @@
+"""Request validation and response shaping driven by botocore's official service models.
+
+The wire contract is data: every type, constraint and member name comes from the model
+botocore ships (``kms/2014-11-01/service-2.json`` and friends). Each operation's input
+shape is compiled once, on first use, into a tree of closures that type-checks, converts
+(base64 blobs to bytes, epoch timestamps to float) and validates in one pass.
+
+Error behaviour follows AWS JSON 1.1 services (Coral): a value of the wrong JSON type is a
+SerializationException raised at once (type errors win over constraint errors); constraint
+violations are collected and reported together as one ValidationException:
+``"2 validation errors detected: Value 'x' at 'keyId' failed to satisfy constraint: ...;
+Value null at 'plaintext' failed to satisfy constraint: Member must not be null"``.
+Values of sensitive shapes and blobs are never echoed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.loaders import Loader
+from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
+
+from gateway.errors import SerializationException, UnknownOperationException, ValidationException
+
+# (value, path, errors) -> converted value; appends constraint failures to errors.
+_InConv = Callable[[Any, str, list[str]], Any]
+# value -> wire value; None means "pass the value through unchanged".
+_OutConv = Callable[[Any], Any] | None
+
+# Texts AWS JSON 1.1 services answer for values of the wrong JSON type.
+_UNEXPECTED_MAP = "Start of structure or map found where not expected."
+_UNEXPECTED_LIST = "Start of list found where not expected"
+
+_INT32 = (-(2**31), 2**31 - 1)
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _wrong_type(value: Any, target: str) -> SerializationException:
+    """The SerializationException AWS gives for ``value`` where ``target`` is expected."""
+    kind = type(value)
+    if kind is dict:
+        return SerializationException(_UNEXPECTED_MAP)
+    if kind is list:
+        return SerializationException(_UNEXPECTED_LIST)
+    if kind is str:
+        return SerializationException(f"STRING_VALUE can not be converted to {target}")
+    if kind is bool:
+        token = "TRUE_VALUE" if value else "FALSE_VALUE"
+        return SerializationException(f"{token} can not be converted to {target}")
+    return SerializationException(f"NUMBER_VALUE can not be converted to {target}")
+
+
+def _failure(shown: str | None, path: str, constraint: str) -> str:
+    if shown is None:
+        return f"Value at '{path}' failed to satisfy constraint: {constraint}"
+    return f"Value '{shown}' at '{path}' failed to satisfy constraint: {constraint}"
+
+
+def _null(path: str) -> str:
+    return f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
+
+
+def _render(value: Any) -> str | None:
+    """Java-style rendering of a value for a message, or None when it must not be shown."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or kind is float:
+        return str(value)
+    if kind is list:
+        parts = [_render(v) for v in value]
+        if any(p is None for p in parts):
+            return None
+        return "[" + ", ".join(p for p in parts if p is not None) + "]"
+    if kind is dict:
+        items = [(_render(k), _render(v)) for k, v in value.items()]
+        if any(k is None or v is None for k, v in items):
+            return None
+        return "{" + ", ".join(f"{k}={v}" for k, v in items) + "}"
+    return None
+
+
+def _compile_pattern(pattern: str) -> Callable[[str], Any] | None:
+    """A full-match function for a model pattern (Java regex syntax), or None.
+
+    Python's ``re`` covers the KMS patterns; ACM's tag patterns use ``\\p{L}`` classes,
+    which need the ``regex`` package. Without it that one check is skipped rather than
+    applied wrongly.
+    """
+    try:
+        return re.compile(pattern).fullmatch
+    except re.error:
+        pass
+    try:
+        import regex  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    try:
+        return regex.compile(pattern).fullmatch  # type: ignore[no-any-return]
+    except regex.error:
+        return None
+
+
+def _lower_first(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+class _Compiler:
+    """Builds converters per shape name, sharing them across operations."""
+
+    def __init__(self) -> None:
+        self._inputs: dict[str, _InConv] = {}
+        self._outputs: dict[str, _OutConv] = {}
+        self._secret: dict[str, bool] = {}
+
+    # --- sensitivity -------------------------------------------------------------------
+
+    def is_secret(self, shape: Shape) -> bool:
+        """True if a value of this shape may hold secret bytes: never show it."""
+        known = self._secret.get(shape.name)
+        if known is not None:
+            return known
+        self._secret[shape.name] = True  # cycles: assume the worst while computing
+        kind = shape.type_name
+        if shape.metadata.get("sensitive") or kind in ("blob", "structure"):
+            result = True
+        elif isinstance(shape, ListShape):
+            result = self.is_secret(shape.member)
+        elif isinstance(shape, MapShape):
+            result = self.is_secret(shape.key) or self.is_secret(shape.value)
+        else:
+            result = False
+        self._secret[shape.name] = result
+        return result
+
+    # --- input -------------------------------------------------------------------------
+
+    def input(self, shape: Shape) -> _InConv:
+        conv = self._inputs.get(shape.name)
+        if conv is not None:
+            return conv
+        if isinstance(shape, StructureShape):
+            # Recursive shapes: register a trampoline before compiling the members.
+            cell: list[_InConv] = []
+            self._inputs[shape.name] = lambda v, p, e: cell[0](v, p, e)
+            cell.append(self._structure(shape))
+            self._inputs[shape.name] = cell[0]
+            return cell[0]
+        conv = self._build(shape)
+        self._inputs[shape.name] = conv
+        return conv
+
+    def _build(self, shape: Shape) -> _InConv:
+        kind = shape.type_name
+        if kind == "string":
+            return self._string(shape)
+        if kind == "blob":
+            return self._blob(shape)
+        if kind in ("integer", "long"):
+            return self._integer(shape)
+        if kind == "boolean":
+            return _boolean
+        if kind == "timestamp":
+            return _timestamp
+        if kind in ("float", "double"):
+            return _number
+        if isinstance(shape, ListShape):
+            return self._list(shape)
+        if isinstance(shape, MapShape):
+            return self._map(shape)
+        # Document and other free-form types: accepted as parsed.
+        return lambda v, p, e: v
+
+    def _structure(self, shape: StructureShape) -> _InConv:
+        required = set(shape.required_members)
+        members = tuple(
+            (
+                member.serialization.get("name", name),
+                name,
+                _lower_first(name),
+                self.input(member),
+                name in required,
+            )
+            for name, member in shape.members.items()
+        )
+
+        def structure(value: Any, path: str, errors: list[str]) -> dict[str, Any]:
+            if type(value) is not dict:
+                if type(value) is list:
+                    raise SerializationException(_UNEXPECTED_LIST)
+                raise SerializationException("Expected null")
+            out: dict[str, Any] = {}
+            for wire, name, segment, conv, is_required in members:
+                item = value.get(wire)
+                where = f"{path}.{segment}" if path else segment
+                if item is None:
+                    # JSON null is the same as absent, as in AWS.
+                    if is_required:
+                        errors.append(_null(where))
+                    continue
+                out[name] = conv(item, where, errors)
+            return out
+
+        return structure
+
+    def _string(self, shape: Shape) -> _InConv:
+        meta = shape.metadata
+        lo: int | None = meta.get("min")
+        hi: int | None = meta.get("max")
+        pattern = meta.get("pattern")
+        match = _compile_pattern(pattern) if pattern else None
+        enum = getattr(shape, "enum", None) or []
+        allowed = frozenset(enum)
+        enum_text = "[" + ", ".join(enum) + "]"
+        show = not self.is_secret(shape)
+        if lo is None and hi is None and match is None and not allowed:
+
+            def plain_string(value: Any, path: str, errors: list[str]) -> str:
+                if type(value) is not str:
+                    raise _wrong_type(value, "a String")
+                return value
+
+            return plain_string
+
+        def string(value: Any, path: str, errors: list[str]) -> str:
+            if type(value) is not str:
+                raise _wrong_type(value, "a String")
+            shown = value if show else None
+            size = len(value)
+            if hi is not None and size > hi:
+                errors.append(
+                    _failure(shown, path, f"Member must have length less than or equal to {hi}")
+                )
+            if lo is not None and size < lo:
+                errors.append(
+                    _failure(shown, path, f"Member must have length greater than or equal to {lo}")
+                )
+            if match is not None and match(value) is None:
+                errors.append(
+                    _failure(
+                        shown, path, f"Member must satisfy regular expression pattern: {pattern}"
+                    )
+                )
+            if allowed and value not in allowed:
+                errors.append(
+                    _failure(shown, path, f"Member must satisfy enum value set: {enum_text}")
+                )
+            return value
+
+        return string
+
+    def _blob(self, shape: Shape) -> _InConv:
+        lo: int | None = shape.metadata.get("min")
+        hi: int | None = shape.metadata.get("max")
+
+        def blob(value: Any, path: str, errors: list[str]) -> bytes:
+            if type(value) is not str:
+                raise _wrong_type(value, "a Blob")
+            try:
+                data = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                # Not base64 (or not ASCII); AWS answers with a bare SerializationException.
+                raise SerializationException() from None
+            size = len(data)
+            # Blob bytes are never echoed, sensitive or not.
+            if hi is not None and size > hi:
+                errors.append(
+                    _failure(None, path, f"Member must have length less than or equal to {hi}")
+                )
+            if lo is not None and size < lo:
+                errors.append(
+                    _failure(None, path, f"Member must have length greater than or equal to {lo}")
+                )
+            return data
+
+        return blob
+
+    def _integer(self, shape: Shape) -> _InConv:
+        lo: int | None = shape.metadata.get("min")
+        hi: int | None = shape.metadata.get("max")
+        target = "an Integer" if shape.type_name == "integer" else "a Long"
+        floor, ceiling = _INT32 if shape.type_name == "integer" else _INT64
+        show = not shape.metadata.get("sensitive")
+
+        def integer(value: Any, path: str, errors: list[str]) -> int:
+            if type(value) is not int:
+                if type(value) is float:
+                    # A fractional number for an integer member: no documented text.
+                    raise SerializationException()
+                raise _wrong_type(value, target)
+            in_range = floor <= value <= ceiling
+            if not in_range and lo is None and hi is None:
+                raise SerializationException()
+            # Out-of-range numbers are reported without their value, as AWS does.
+            shown = str(value) if show and in_range else None
+            if hi is not None and value > hi:
+                errors.append(
+                    _failure(shown, path, f"Member must have value less than or equal to {hi}")
+                )
+            if lo is not None and value < lo:
+                errors.append(
+                    _failure(shown, path, f"Member must have value greater than or equal to {lo}")
+                )
+            return value
+
+        return integer
+
+    def _list(self, shape: ListShape) -> _InConv:
+        lo: int | None = shape.metadata.get("min")
+        hi: int | None = shape.metadata.get("max")
+        element = self.input(shape.member)
+        show = not self.is_secret(shape)
+
+        def list_(value: Any, path: str, errors: list[str]) -> list[Any]:
+            if type(value) is not list:
+                if type(value) is dict:
+                    raise SerializationException(_UNEXPECTED_MAP)
+                raise SerializationException("Expected list or null")
+            out = []
+            for index, item in enumerate(value, 1):
+                where = f"{path}.{index}.member"
+                if item is None:
+                    errors.append(_null(where))
+                    continue
+                out.append(element(item, where, errors))
+            size = len(value)
+            if (hi is not None and size > hi) or (lo is not None and size < lo):
+                shown = _render(value) if show else None
+                if hi is not None and size > hi:
+                    errors.append(
+                        _failure(shown, path, f"Member must have length less than or equal to {hi}")
+                    )
+                if lo is not None and size < lo:
+                    errors.append(
+                        _failure(
+                            shown, path, f"Member must have length greater than or equal to {lo}"
+                        )
+                    )
+            return out
+
+        return list_
+
+    def _map(self, shape: MapShape) -> _InConv:
+        lo: int | None = shape.metadata.get("min")
+        hi: int | None = shape.metadata.get("max")
+        key_conv = self.input(shape.key)
+        value_conv = self.input(shape.value)
+        show = not self.is_secret(shape)
+
+        def map_(value: Any, path: str, errors: list[str]) -> dict[str, Any]:
+            if type(value) is not dict:
+                if type(value) is list:
+                    raise SerializationException(_UNEXPECTED_LIST)
+                raise SerializationException("Expected map or null")
+            out = {}
+            for index, (key, item) in enumerate(value.items(), 1):
+                key = key_conv(key, f"{path}.{index}.key", errors)
+                if item is None:
+                    errors.append(_null(f"{path}.{index}.value"))
+                    continue
+                out[key] = value_conv(item, f"{path}.{index}.value", errors)
+            size = len(value)
+            if (hi is not None and size > hi) or (lo is not None and size < lo):
+                shown = _render(value) if show else None
+                if hi is not None and size > hi:
+                    errors.append(
+                        _failure(shown, path, f"Member must have length less than or equal to {hi}")
+                    )
+                if lo is not None and size < lo:
+                    errors.append(
+                        _failure(
+                            shown, path, f"Member must have length greater than or equal to {lo}"
+                        )
+                    )
+            return out
+
+        return map_
+
+    # --- output ------------------------------------------------------------------------
+
+    def output(self, shape: Shape) -> _OutConv:
+        if shape.name in self._outputs:
+            return self._outputs[shape.name]
+        if isinstance(shape, StructureShape):
+            cell: list[_OutConv] = []
+            self._outputs[shape.name] = lambda v: cell[0](v)  # type: ignore[misc]
+            conv: _OutConv = self._out_structure(shape)
+            cell.append(conv)
+        elif isinstance(shape, ListShape):
+            element = self.output(shape.member)
+            conv = None if element is None else _out_list(element)
+        elif isinstance(shape, MapShape):
+            item = self.output(shape.value)
+            conv = None if item is None else _out_map(item)
+        elif shape.type_name == "blob":
+            conv = _out_blob
+        elif shape.type_name == "timestamp":
+            conv = _out_timestamp
+        else:
+            conv = None
+        self._outputs[shape.name] = conv
+        return conv
+
+    def _out_structure(self, shape: StructureShape) -> Callable[[Any], dict[str, Any]]:
+        members = {
+            name: (member.serialization.get("name", name), self.output(member))
+            for name, member in shape.members.items()
+        }
+
+        def structure(value: Any) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for name, item in value.items():
+                if item is None:
+                    continue
+                spec = members.get(name)
+                if spec is None:
+                    continue  # not part of the contract: never leaks to the wire
+                wire, conv = spec
+                out[wire] = item if conv is None else conv(item)
+            return out
+
+        return structure
+
+
+def _boolean(value: Any, path: str, errors: list[str]) -> bool:
+    if type(value) is not bool:
+        raise _wrong_type(value, "a Boolean")
+    return value
+
+
+def _timestamp(value: Any, path: str, errors: list[str]) -> float:
+    # JSON 1.1 sends timestamps as epoch seconds, possibly fractional.
+    if type(value) is not int and type(value) is not float:
+        raise _wrong_type(value, "a Date")
+    return float(value)
+
+
+def _number(value: Any, path: str, errors: list[str]) -> float:
+    if type(value) is not int and type(value) is not float:
+        raise _wrong_type(value, "a Double")
+    return float(value)
+
+
+def _out_blob(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def _out_timestamp(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # Naive datetimes are taken as UTC, the only zone the services use.
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.timestamp()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _out_list(element: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
+    def list_(value: Any) -> list[Any]:
+        return [element(v) for v in value if v is not None]
+
+    return list_
+
+
+def _out_map(item: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]:
+    def map_(value: Any) -> dict[str, Any]:
+        return {k: item(v) for k, v in value.items() if v is not None}
+
+    return map_
+
+
+class ServiceShapes:
+    """The input/output contract of one AWS JSON service, from botocore's model."""
+
+    def __init__(self, service_name: str) -> None:
+        model = Loader().load_service_model(service_name, "service-2")
+        self.service_model = ServiceModel(model, service_name)
+        self.target_prefix: str = self.service_model.metadata["targetPrefix"]
+        self.operation_names: frozenset[str] = frozenset(self.service_model.operation_names)
+        self._compiler = _Compiler()
+        self._inputs: dict[str, _InConv | None] = {}
+        self._outputs: dict[str, _OutConv] = {}
+
+    def _input_conv(self, operation: str) -> _InConv | None:
+        try:
+            return self._inputs[operation]
+        except KeyError:
+            pass
+        if operation not in self.operation_names:
+            raise UnknownOperationException()
+        shape = self.service_model.operation_model(operation).input_shape
+        conv = None if shape is None else self._compiler.input(shape)
+        self._inputs[operation] = conv
+        return conv
+
+    def parse_input(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Type-check, decode and validate ``params`` (a decoded JSON body).
+
+        Returns a new dict with the model's PascalCase member names, blobs as ``bytes`` and
+        timestamps as epoch floats; unknown members are dropped. Raises
+        SerializationException (wrong JSON type, bad base64) or ValidationException (model
+        constraints, all of them in one message).
+        """
+        conv = self._input_conv(operation)
+        if conv is None:
+            return {}
+        errors: list[str] = []
+        result: dict[str, Any] = conv(params, "", errors)
+        if errors:
+            count = len(errors)
+            noun = "error" if count == 1 else "errors"
+            raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(errors))
+        return result
+
+    def serialize_output(self, operation: str, result: dict[str, Any]) -> dict[str, Any]:
+        """Shape a handler's result for the wire.
+
+        Keeps only members of the output shape, drops None, base64-encodes bytes and turns
+        datetimes into epoch seconds. Strings, numbers and enums pass through.
+        """
+        try:
+            conv = self._outputs[operation]
+        except KeyError:
+            if operation not in self.operation_names:
+                raise UnknownOperationException() from None
+            shape = self.service_model.operation_model(operation).output_shape
+            conv = self._compiler.output(shape) if shape is not None else _empty
+            self._outputs[operation] = conv
+        if conv is None:
+            return dict(result)
+        out: dict[str, Any] = conv(result)
+        return out
+
+
+def _empty(value: Any) -> dict[str, Any]:
+    return {}

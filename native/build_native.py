@@ -1,0 +1,98 @@
+"""cffi (API mode) build script for ``gateway._native``.
+
+Used by ``setup.py`` via ``cffi_modules``; also runnable directly
+(``python native/build_native.py``) to build the module in place.
+Declarations live only in ``native/gateway_native.h``: the compiler reads the
+whole header and cffi's cdef reads the part between the CDEF markers.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+HEADER = os.path.join(HERE, "gateway_native.h")
+
+
+def _openssl_include_dirs() -> list[str]:
+    """Honour OPENSSL_DIR, else rely on the compiler's default search path."""
+    prefix = os.environ.get("OPENSSL_DIR")
+    if prefix:
+        return [os.path.join(prefix, "include")]
+    return []
+
+
+def _openssl_library_dirs() -> list[str]:
+    prefix = os.environ.get("OPENSSL_DIR")
+    if not prefix:
+        return []
+    return [d for d in (os.path.join(prefix, "lib64"), os.path.join(prefix, "lib")) if os.path.isdir(d)]
+
+
+def _check_openssl_headers() -> None:
+    """Fail at build-script time, with the fix, rather than deep inside gcc output."""
+    candidates = _openssl_include_dirs() or [
+        "/usr/include",
+        "/usr/local/include",
+        sysconfig.get_config_var("INCLUDEDIR") or "/usr/include",
+    ]
+    multiarch = sysconfig.get_config_var("MULTIARCH")
+    if multiarch:
+        candidates.append(os.path.join("/usr/include", multiarch))
+    if not any(os.path.exists(os.path.join(d, "openssl", "evp.h")) for d in candidates):
+        raise SystemExit(
+            "gateway native core: OpenSSL 3 development headers (openssl/evp.h) not found "
+            f"in {candidates}. Install them: `apt-get install libssl-dev` (Debian/Ubuntu), "
+            "`dnf install openssl-devel` (Fedora/RHEL), or set OPENSSL_DIR to an OpenSSL 3 prefix."
+        )
+
+
+def _cdef_text() -> str:
+    with open(HEADER, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        start = text.index("/* CDEF BEGIN */") + len("/* CDEF BEGIN */")
+        end = text.index("/* CDEF END */")
+    except ValueError as exc:
+        raise SystemExit(f"{HEADER}: CDEF BEGIN/END markers missing") from exc
+    return text[start:end]
+
+
+def _builder(absolute_paths: bool) -> FFI:
+    source = os.path.join(HERE, "gateway_native.c")
+    if not absolute_paths:
+        # setuptools wants sources relative to the project root it runs from.
+        source = os.path.relpath(source, os.getcwd())
+    builder = FFI()
+    builder.cdef(_cdef_text())
+    builder.set_source(
+        "gateway._native",
+        '#include "gateway_native.h"\n',
+        sources=[source],
+        include_dirs=[HERE, *_openssl_include_dirs()],
+        library_dirs=_openssl_library_dirs(),
+        libraries=["crypto"],
+        extra_compile_args=["-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+    )
+    return builder
+
+
+_check_openssl_headers()
+ffibuilder = _builder(absolute_paths=False)
+
+if __name__ == "__main__":
+    # Build in a scratch dir and copy only the module next to gateway/__init__.py.
+    import glob
+    import shutil
+
+    os.chdir(ROOT)
+    built = _builder(absolute_paths=True).compile(tmpdir=os.path.join("build", "cffi"), verbose=True)
+    for old in glob.glob(os.path.join("gateway", "_native.*.so")):
+        os.remove(old)
+    shutil.copy2(built, os.path.join("gateway", os.path.basename(built)))
+    sys.exit(0)

@@ -1,0 +1,119 @@
+/*
+ * Batch-shaped crypto core over OpenSSL libcrypto (EVP).
+ *
+ * This file is the single source of declarations: the C compiler reads all
+ * of it, and native/build_native.py hands the part between the CDEF markers
+ * to cffi's cdef, so the two can never disagree.
+ *
+ * Contract for every function: the caller allocates every buffer, nothing is
+ * retained after return, no Python objects are touched, and all functions are
+ * safe to call from several threads at once (a key handle may be shared by
+ * concurrent sign/verify calls; it must not be freed while one is running).
+ *
+ * Variable-length items travel as one contiguous buffer plus an array of
+ * per-item lengths; item i starts where item i-1 ended.
+ */
+#ifndef GATEWAY_NATIVE_H
+#define GATEWAY_NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* CDEF BEGIN */
+#define GW_AES_KEY_SIZE 32
+#define GW_AES_IV_SIZE 12
+#define GW_AES_TAG_SIZE 16
+
+/* Batch-level return codes (item-level codes are in the status arrays). */
+#define GW_OK 0
+#define GW_ITEM_AUTH_FAILED 1
+#define GW_ERR_INTERNAL -1
+#define GW_ERR_RAND -2
+#define GW_ERR_DECODE -3
+#define GW_ERR_UNSUPPORTED -4
+#define GW_ERR_ARGUMENT -5
+
+/* Opaque EC key handle (wraps an EVP_PKEY). */
+typedef struct gw_ec_key gw_ec_key;
+
+/* OpenSSL version the module was compiled against / is running with. */
+unsigned long gw_openssl_version_compiled(void);
+unsigned long gw_openssl_version_runtime(void);
+const char *gw_openssl_version_text(void);
+
+/*
+ * AES-256-GCM seal of n items under one key. All n IVs come from a single
+ * RAND_bytes call and are written to ivs_out (n * 12 bytes). ct_out receives
+ * the concatenated ciphertexts (same total length as pts), tags_out n * 16
+ * bytes. status[i] is GW_OK or GW_ERR_INTERNAL. Returns GW_OK, or a negative
+ * batch-level code (nothing is usable then).
+ */
+int gw_aes_gcm_seal(const uint8_t *key, size_t n,
+                    const uint8_t *pts, const size_t *pt_lens,
+                    const uint8_t *aads, const size_t *aad_lens,
+                    uint8_t *ivs_out, uint8_t *ct_out, uint8_t *tags_out,
+                    int *status);
+
+/* Same as gw_aes_gcm_seal with caller-given IVs. For known-answer tests only. */
+int gw_aes_gcm_seal_with_ivs(const uint8_t *key, size_t n, const uint8_t *ivs,
+                             const uint8_t *pts, const size_t *pt_lens,
+                             const uint8_t *aads, const size_t *aad_lens,
+                             uint8_t *ct_out, uint8_t *tags_out, int *status);
+
+/*
+ * AES-256-GCM open of n items under one key: ivs n * 12, tags n * 16, cts
+ * concatenated. status[i] is GW_OK or GW_ITEM_AUTH_FAILED (the item's
+ * plaintext bytes are zeroed then). A bad item fails alone.
+ */
+int gw_aes_gcm_open(const uint8_t *key, size_t n, const uint8_t *ivs,
+                    const uint8_t *cts, const size_t *ct_lens,
+                    const uint8_t *tags,
+                    const uint8_t *aads, const size_t *aad_lens,
+                    uint8_t *pt_out, int *status);
+
+/* SHA-256 (bits = 256) or SHA-384 (bits = 384) of n messages; out n * 32|48. */
+int gw_digest_batch(int bits, size_t n, const uint8_t *msgs, const size_t *lens,
+                    uint8_t *out);
+
+/*
+ * Load a P-256/P-384 key. Private: PKCS#8 PrivateKeyInfo DER; public:
+ * SubjectPublicKeyInfo DER. Trailing bytes are rejected. Returns NULL and sets
+ * *err (GW_ERR_DECODE / GW_ERR_UNSUPPORTED / GW_ERR_INTERNAL) on failure.
+ */
+gw_ec_key *gw_ec_load_private_pkcs8(const uint8_t *der, size_t len, int *err);
+gw_ec_key *gw_ec_load_public_spki(const uint8_t *der, size_t len, int *err);
+/* Fresh random private key on P-256 (bits = 256) or P-384 (bits = 384). */
+gw_ec_key *gw_ec_generate(int bits, int *err);
+void gw_ec_free(gw_ec_key *key);
+
+/* Curve size in bits (256 or 384): also the digest length in bits. */
+int gw_ec_bits(const gw_ec_key *key);
+int gw_ec_is_private(const gw_ec_key *key);
+/* Largest DER signature this key can produce (the per-item stride for sign). */
+size_t gw_ec_max_sig_size(const gw_ec_key *key);
+
+/*
+ * DER encodings. With out == NULL return the needed length; otherwise write
+ * it if cap is large enough. Returns the length or a negative code.
+ */
+long gw_ec_export_spki(const gw_ec_key *key, uint8_t *out, size_t cap);
+long gw_ec_export_pkcs8(const gw_ec_key *key, uint8_t *out, size_t cap);
+
+/*
+ * ECDSA sign of n digests of dlen bytes each (dlen must equal bits / 8).
+ * Signature i is written at sigs_out + i * sig_stride (sig_stride must be at
+ * least gw_ec_max_sig_size), its length to sig_lens[i]; status[i] GW_OK or
+ * GW_ERR_INTERNAL.
+ */
+int gw_ec_sign(const gw_ec_key *key, size_t n, const uint8_t *digests, size_t dlen,
+               uint8_t *sigs_out, size_t sig_stride, size_t *sig_lens, int *status);
+
+/*
+ * ECDSA verify of n (digest, DER signature) pairs; signatures concatenated
+ * with per-item lengths. results[i] is 1 for a valid signature, else 0.
+ */
+int gw_ec_verify(const gw_ec_key *key, size_t n, const uint8_t *digests, size_t dlen,
+                 const uint8_t *sigs, const size_t *sig_lens, int *results);
+/* CDEF END */
+
+#endif /* GATEWAY_NATIVE_H */
