@@ -30,8 +30,6 @@ class Settings:
     # How long a worker trusts its cached copy of a key's metadata. Other workers' changes
     # (DisableKey, ScheduleKeyDeletion) are seen within this many seconds.
     key_cache_seconds: float = 1.0
-    # Largest clock difference accepted in a SigV4 timestamp (AWS allows 5 minutes).
-    max_clock_skew_seconds: int = 300
     # How often the deletion sweeper looks for keys whose waiting period has ended.
     deletion_sweep_seconds: float = 60.0
     # Length of one "day" of a key-deletion waiting period: shorter only in rehearsals and
@@ -46,7 +44,7 @@ ENV_NAMES = {f.name: "GATEWAY_" + f.name.upper() for f in fields(Settings)}
 def _convert(name: str, raw: Any, source: str) -> Any:
     default = Settings.__dataclass_fields__[name].type
     try:
-        if name in ("port", "workers", "max_body_bytes", "max_clock_skew_seconds"):
+        if name in ("port", "workers", "max_body_bytes"):
             value: Any = int(raw)
         elif name in ("key_cache_seconds", "deletion_sweep_seconds", "deletion_day_seconds"):
             value = float(raw)

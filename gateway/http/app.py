@@ -57,7 +57,6 @@ def create_app(settings: Settings) -> web.Application:
             kms,
             credentials,
             max_body_bytes=settings.max_body_bytes,
-            max_skew=settings.max_clock_skew_seconds,
         )
         app[ENDPOINT] = endpoint
         sweeper = asyncio.create_task(run_deletion_sweeper(kms, settings.deletion_sweep_seconds))

@@ -491,6 +491,11 @@ class ServiceShapes:
         self._inputs: dict[str, _InConv | None] = {}
         self._outputs: dict[str, _OutConv] = {}
 
+    def compile_all(self) -> None:
+        """Compile every operation's validator now (e.g. at startup) instead of on first use."""
+        for operation in self.operation_names:
+            self._input_conv(operation)
+
     def _input_conv(self, operation: str) -> _InConv | None:
         try:
             return self._inputs[operation]

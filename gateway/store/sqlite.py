@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -227,7 +228,7 @@ class SqliteStore:
         conn = sqlite3.connect(self._path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _enable_wal(conn)
             if str(mode).lower() != "wal":
                 raise StoreError(
                     f"SQLite database {self._path!r} cannot use WAL mode (got {mode!r}); "
@@ -608,6 +609,20 @@ class SqliteStore:
 
         await self._run(self._write, body)
         await self._run(self._scrub_wal)
+
+
+def _enable_wal(conn: sqlite3.Connection) -> str:
+    """Switch the file to WAL (a persistent setting) and return the resulting mode."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            # Switching a fresh file to WAL needs an exclusive lock, and SQLite returns BUSY
+            # at once instead of calling the busy handler; workers starting together retry.
+            if _error_name(exc) != "SQLITE_BUSY" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _marks(n: int) -> str:

@@ -25,3 +25,9 @@ def kms(gateway: GatewayProcess):
 @pytest.fixture
 def key_id(kms) -> str:
     return kms.create_key(Description="test key")["KeyMetadata"]["KeyId"]
+
+
+@pytest.fixture
+def unchecked_kms(gateway: GatewayProcess):
+    """A client that sends what it is given, so the server's own validation is tested."""
+    return gateway.client("kms", parameter_validation=False)

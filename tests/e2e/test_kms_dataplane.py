@@ -31,10 +31,10 @@ def test_encrypt_through_alias(kms, key_id):
     assert kms.decrypt(CiphertextBlob=blob, KeyId="alias/dataplane")["Plaintext"] == b"via alias"
 
 
-def test_plaintext_size_limits(kms, key_id):
+def test_plaintext_size_limits(kms, unchecked_kms, key_id):
     kms.encrypt(KeyId=key_id, Plaintext=b"a" * 4096)
     with pytest.raises(ClientError) as excinfo:
-        kms.encrypt(KeyId=key_id, Plaintext=b"a" * 4097)
+        unchecked_kms.encrypt(KeyId=key_id, Plaintext=b"a" * 4097)
     code, message = error_of(excinfo)
     assert code == "ValidationException" and "4096" in message
 
@@ -140,13 +140,13 @@ def test_generate_data_key(kms, key_id, kwargs, size):
     assert back["Plaintext"] == out["Plaintext"]
 
 
-def test_generate_data_key_needs_exactly_one_size(kms, key_id):
+def test_generate_data_key_needs_exactly_one_size(kms, unchecked_kms, key_id):
     for kwargs in ({}, {"KeySpec": "AES_256", "NumberOfBytes": 32}):
         with pytest.raises(ClientError) as excinfo:
             kms.generate_data_key(KeyId=key_id, **kwargs)
         assert error_of(excinfo)[0] == "ValidationException"
     with pytest.raises(ClientError) as excinfo:
-        kms.generate_data_key(KeyId=key_id, NumberOfBytes=1025)
+        unchecked_kms.generate_data_key(KeyId=key_id, NumberOfBytes=1025)
     assert error_of(excinfo)[0] == "ValidationException"
 
 
@@ -156,13 +156,13 @@ def test_generate_data_key_without_plaintext(kms, key_id):
     assert len(kms.decrypt(CiphertextBlob=out["CiphertextBlob"])["Plaintext"]) == 32
 
 
-def test_generate_random(kms):
+def test_generate_random(kms, unchecked_kms):
     a = kms.generate_random(NumberOfBytes=1024)["Plaintext"]
     b = kms.generate_random(NumberOfBytes=1024)["Plaintext"]
     assert len(a) == 1024 and a != b
     for bad in (0, 1025):
         with pytest.raises(ClientError) as excinfo:
-            kms.generate_random(NumberOfBytes=bad)
+            unchecked_kms.generate_random(NumberOfBytes=bad)
         assert error_of(excinfo)[0] == "ValidationException"
 
 

@@ -124,9 +124,9 @@ def test_update_key_description(kms, key_id):
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["Description"] == "new words"
 
 
-def test_schedule_and_cancel_deletion(kms, key_id):
+def test_schedule_and_cancel_deletion(kms, unchecked_kms, key_id):
     with pytest.raises(ClientError) as excinfo:
-        kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=6)
+        unchecked_kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=6)
     assert error_of(excinfo)[0] == "ValidationException"
     with pytest.raises(ClientError) as excinfo:
         kms.cancel_key_deletion(KeyId=key_id)

@@ -125,7 +125,13 @@ def test_plain_dict_with_lower_case_keys_is_accepted() -> None:
     lower = {k.lower(): v for k, v in s.headers.items()}
     req = parse_authorization(lower, now=time.time())
     verify_signature(
-        req, secret=SECRET, method="POST", path="/", query="", headers=lower, body=s.body,
+        req,
+        secret=SECRET,
+        method="POST",
+        path="/",
+        query="",
+        headers=lower,
+        body=s.body,
         cache=SigningKeyCache(),
     )
 
@@ -271,7 +277,9 @@ def test_sigv2_style_header_lists_every_missing_part() -> None:
 
 
 def test_missing_signature_part_only_names_that_part() -> None:
-    auth = "AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/kms/aws4_request, SignedHeaders=host"
+    auth = (
+        "AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/kms/aws4_request, SignedHeaders=host"
+    )
     with pytest.raises(IncompleteSignatureException) as exc:
         parse_authorization({"authorization": auth, "x-amz-date": "20250101T001000Z"}, now=NOW)
     assert exc.value.message == (
@@ -294,7 +302,10 @@ def _header(credential: str, signed: str = "host;x-amz-date") -> str:
 
 
 def test_bad_credential_scope() -> None:
-    headers = {"authorization": _header("AKID/20250101/us-east-1/kms"), "x-amz-date": "20250101T001000Z"}
+    headers = {
+        "authorization": _header("AKID/20250101/us-east-1/kms"),
+        "x-amz-date": "20250101T001000Z",
+    }
     with pytest.raises(IncompleteSignatureException) as exc:
         parse_authorization(headers, now=NOW)
     assert exc.value.message == (

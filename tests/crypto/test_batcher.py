@@ -1,0 +1,197 @@
+"""CryptoBatcher: coalescing, per-caller results, cancellation, validation, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from gateway.crypto import aesgcm
+from gateway.crypto.aesgcm import AuthenticationError, Sealed
+from gateway.crypto.batcher import CryptoBatcher
+from gateway.crypto.ecdsa import EcPrivateKey
+
+KEYS = [bytes([i]) * 32 for i in range(4)]
+
+
+@pytest.fixture(params=[0, 64], ids=["threaded-aes", "inline-aes"])
+async def batcher(request: pytest.FixtureRequest):
+    batches: list[tuple[str, int, float]] = []
+    b = CryptoBatcher(
+        max_batch=64,
+        inline_aes_max=request.param,
+        on_batch=lambda op, n, s: batches.append((op, n, s)),
+    )
+    b.batches = batches  # type: ignore[attr-defined]
+    yield b
+    await b.close()
+
+
+async def test_concurrent_submitters_with_several_keys_each_get_their_own_result(batcher) -> None:
+    rng = random.Random(7)
+    jobs = [(rng.choice(KEYS), os.urandom(rng.randrange(0, 80)), os.urandom(4)) for _ in range(1000)]
+    sealed = await asyncio.gather(*(batcher.seal(k, p, a) for k, p, a in jobs))
+    for (k, p, a), s in zip(jobs, sealed, strict=True):
+        assert isinstance(s, Sealed)
+        assert AESGCM(k).decrypt(s.iv, s.ciphertext + s.tag, a) == p
+    opened = await asyncio.gather(
+        *(batcher.open(k, s.iv, s.ciphertext, s.tag, a) for (k, _, a), s in zip(jobs, sealed))
+    )
+    assert opened == [p for _, p, _ in jobs]
+    # Items were coalesced: far fewer native calls than items, none above max_batch.
+    sizes = [n for _, n, _ in batcher.batches]
+    assert sum(sizes) == 2000 and len(sizes) < 200 and max(sizes) <= 64
+    assert batcher.pending == 0 and batcher.in_flight == 0
+
+
+async def test_each_batch_uses_a_single_key(batcher) -> None:
+    # 4 keys x 10 items in one loop turn -> 4 native calls of 10.
+    await asyncio.gather(*(batcher.seal(KEYS[i % 4], b"x") for i in range(40)))
+    assert sorted(n for _, n, _ in batcher.batches) == [10, 10, 10, 10]
+
+
+async def test_bad_items_fail_alone_in_a_shared_batch(batcher) -> None:
+    good = aesgcm.seal(KEYS[0], b"fine", b"a")
+    bad_tag = good.tag[:-1] + bytes([good.tag[-1] ^ 1])
+    results = await asyncio.gather(
+        batcher.open(KEYS[0], good.iv, good.ciphertext, good.tag, b"a"),
+        batcher.open(KEYS[0], good.iv, good.ciphertext, bad_tag, b"a"),
+        batcher.open(KEYS[0], good.iv, good.ciphertext, good.tag, b"wrong"),
+        batcher.open(KEYS[0], good.iv, good.ciphertext, good.tag, b"a"),
+        return_exceptions=True,
+    )
+    assert results[0] == b"fine" and results[3] == b"fine"
+    assert isinstance(results[1], AuthenticationError)
+    assert isinstance(results[2], AuthenticationError)
+    assert results[1] is not results[2]
+
+
+async def test_cancelled_submitter_does_not_break_the_batch(batcher) -> None:
+    tasks = [asyncio.ensure_future(batcher.seal(KEYS[0], bytes([i]))) for i in range(20)]
+    await asyncio.sleep(0)  # every task has submitted; the flush is scheduled
+    tasks[3].cancel()
+    tasks[11].cancel()
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+    for i, r in enumerate(done):
+        if i in (3, 11):
+            assert isinstance(r, asyncio.CancelledError)
+        else:
+            assert aesgcm.open(KEYS[0], r.iv, r.ciphertext, r.tag) == bytes([i])
+
+
+async def test_cancel_while_running_on_the_executor() -> None:
+    b = CryptoBatcher(inline_aes_max=0)
+    key = EcPrivateKey.generate("P-256")
+    tasks = [asyncio.ensure_future(b.sign(key, bytes([i]) * 32)) for i in range(50)]
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    tasks[0].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    pub = key.public_key()
+    for i, r in enumerate(results[1:], start=1):
+        assert pub.verify_digests([(bytes([i]) * 32, r)]) == [True]
+    await b.close()
+    key.close()
+
+
+async def test_sign_and_verify_through_the_batcher() -> None:
+    b = CryptoBatcher(max_batch=16)
+    keys = [EcPrivateKey.generate("P-256"), EcPrivateKey.generate("P-384")]
+    pubs = [k.public_key() for k in keys]
+    jobs = [(i % 2, hashlib.new("sha256" if i % 2 == 0 else "sha384", bytes([i])).digest())
+            for i in range(200)]
+    sigs = await asyncio.gather(*(b.sign(keys[k], d) for k, d in jobs))
+    oks = await asyncio.gather(*(b.verify(pubs[k], d, s) for (k, d), s in zip(jobs, sigs)))
+    assert oks == [True] * 200
+    wrong = await asyncio.gather(*(b.verify(pubs[k], d, s) for (k, d), s in zip(jobs, sigs[1:])))
+    assert wrong == [False] * 199
+    await b.close()
+    for k in keys + pubs:
+        k.close()
+
+
+async def test_bad_inputs_raise_in_the_caller_and_never_join_a_batch(batcher) -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        await batcher.seal(b"short", b"x")
+    with pytest.raises(ValueError, match="IV must be 12 bytes"):
+        await batcher.open(KEYS[0], b"iv", b"", bytes(16))
+    with pytest.raises(ValueError, match="tag must be 16 bytes"):
+        await batcher.open(KEYS[0], bytes(12), b"", b"tag")
+    with pytest.raises(TypeError):
+        await batcher.seal(KEYS[0], "text")  # type: ignore[arg-type]
+    key = EcPrivateKey.generate("P-256")
+    with pytest.raises(ValueError, match="32-byte digest"):
+        await batcher.sign(key, bytes(48))
+    with pytest.raises(TypeError, match="EcPublicKey"):
+        await batcher.verify(key, bytes(32), b"")  # type: ignore[arg-type]
+    key.close()
+    assert batcher.pending == 0 and batcher.batches == []
+
+
+async def test_full_group_is_dispatched_without_waiting_for_the_turn() -> None:
+    b = CryptoBatcher(max_batch=8, inline_aes_max=64)
+    futs = [asyncio.ensure_future(b.seal(KEYS[0], b"x")) for _ in range(8)]
+    await asyncio.sleep(0)
+    # The eighth submission filled the group and ran it inline right away.
+    assert b.pending == 0
+    await asyncio.gather(*futs)
+    await b.close()
+
+
+async def test_pending_counts_queued_items() -> None:
+    b = CryptoBatcher()
+    futs = [asyncio.ensure_future(b.seal(KEYS[0], b"x")) for _ in range(5)]
+    await asyncio.sleep(0)  # tasks ran up to their await; flush not yet run
+    assert b.pending == 5
+    await asyncio.gather(*futs)
+    assert b.pending == 0
+    await b.close()
+
+
+async def test_closed_batcher_rejects_work_and_close_drains() -> None:
+    b = CryptoBatcher(inline_aes_max=0)
+    futs = [asyncio.ensure_future(b.seal(KEYS[1], b"x")) for _ in range(10)]
+    await asyncio.sleep(0)
+    await b.close()
+    assert all(f.done() and not f.exception() for f in futs)
+    with pytest.raises(RuntimeError, match="closed"):
+        await b.seal(KEYS[1], b"x")
+
+
+async def test_caller_supplied_executor_is_not_shut_down() -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        b = CryptoBatcher(executor=pool, inline_aes_max=0)
+        assert (await b.seal(KEYS[0], b"x")).ciphertext
+        await b.close()
+        assert pool.submit(lambda: 1).result() == 1
+
+
+async def test_failing_on_batch_callback_does_not_lose_results() -> None:
+    def boom(op: str, n: int, s: float) -> None:
+        raise RuntimeError("metrics down")
+
+    b = CryptoBatcher(on_batch=boom)
+    s = await b.seal(KEYS[0], b"x")
+    assert await b.open(KEYS[0], s.iv, s.ciphertext, s.tag) == b"x"
+    await b.close()
+
+
+async def test_closed_key_fails_its_batch_with_a_clear_error() -> None:
+    b = CryptoBatcher()
+    key = EcPrivateKey.generate("P-256")
+    key.close()
+    with pytest.raises(ValueError, match="closed"):
+        await b.sign(key, bytes(32))
+    await b.close()
+
+
+def test_constructor_validates_limits() -> None:
+    with pytest.raises(ValueError):
+        CryptoBatcher(max_batch=0)
+    with pytest.raises(ValueError):
+        CryptoBatcher(inline_aes_max=-1)

@@ -1,0 +1,156 @@
+"""Client mistakes get AWS's errors, never a 500, and the gateway keeps serving."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import os
+
+import pytest
+
+from tests.e2e.rawclient import call, post, signed_headers
+
+ENCRYPT = "TrentService.Encrypt"
+
+
+@pytest.fixture
+def url(gateway) -> str:
+    return gateway.url
+
+
+def body(obj: object) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def expect(result: tuple[int, dict, dict[str, str]], status: int, error: str) -> str:
+    code, payload, headers = result
+    assert (code, payload.get("__type")) == (status, error), payload
+    assert headers.get("x-amzn-requestid")
+    return payload.get("message", "")
+
+
+def test_random_bytes_are_a_serialization_error(url):
+    for _ in range(20):
+        junk = os.urandom(64)
+        code, payload, _ = call(url, ENCRYPT, junk)
+        assert code == 400 and payload["__type"] == "SerializationException"
+
+
+@pytest.mark.parametrize("doc", ["[1, 2]", '"string"', "{", "null", "{\"KeyId\": }"])
+def test_json_that_is_not_an_object(url, doc):
+    expect(call(url, ENCRYPT, doc.encode()), 400, "SerializationException")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"KeyId": 5, "Plaintext": "aGk="},
+        {"KeyId": "k", "Plaintext": 17},
+        {"KeyId": ["a"], "Plaintext": "aGk="},
+        {"KeyId": "k", "Plaintext": "aGk=", "EncryptionContext": ["not", "a", "map"]},
+        {"KeyId": "k", "Plaintext": "aGk=", "EncryptionContext": {"a": 1}},
+    ],
+)
+def test_wrong_json_types(url, payload):
+    expect(call(url, ENCRYPT, body(payload)), 400, "SerializationException")
+
+
+def test_missing_required_fields_are_validation_errors(url):
+    message = expect(call(url, ENCRYPT, body({})), 400, "ValidationException")
+    assert message.startswith("2 validation errors detected: ")
+    assert "Value null at 'keyId' failed to satisfy constraint: Member must not be null" in message
+
+
+def test_bad_base64(url, key_id):
+    expect(
+        call(url, ENCRYPT, body({"KeyId": key_id, "Plaintext": "not base64!!"})),
+        400,
+        "SerializationException",
+    )
+
+
+def test_plaintext_never_echoed_in_errors(url, key_id):
+    secret = b"TOP-SECRET-" * 400  # over 4096 bytes
+    message = expect(
+        call(url, ENCRYPT, body({"KeyId": key_id, "Plaintext": base64.b64encode(secret).decode()})),
+        400,
+        "ValidationException",
+    )
+    assert "TOP-SECRET" not in message and base64.b64encode(secret).decode()[:20] not in message
+
+
+def test_oversized_body_is_refused_without_reading_it(url):
+    big = b"{" + b" " * (2 << 20) + b"}"
+    code, payload, _ = call(url, ENCRYPT, big)
+    assert code == 413 and payload["__type"] == "RequestEntityTooLargeException"
+
+
+def test_unknown_and_unsupported_operations(url):
+    expect(call(url, "TrentService.NoSuchThing", b"{}"), 400, "UnknownOperationException")
+    expect(call(url, "Other.Encrypt", b"{}"), 400, "UnknownOperationException")
+    message = expect(
+        call(url, "TrentService.CreateCustomKeyStore", b"{}"), 400, "UnsupportedOperationException"
+    )
+    assert "CreateCustomKeyStore" in message
+
+
+def test_missing_authentication(url):
+    headers = {"X-Amz-Target": ENCRYPT, "Content-Type": "application/x-amz-json-1.1"}
+    expect(post(url, headers, b"{}"), 400, "MissingAuthenticationTokenException")
+
+
+def test_malformed_authorization_header(url):
+    headers = signed_headers(url, ENCRYPT, b"{}")
+    headers["Authorization"] = "AWS4-HMAC-SHA256 Credential=AKIA/20200101/us-east-1/kms"
+    expect(post(url, headers, b"{}"), 400, "IncompleteSignatureException")
+
+
+def test_unknown_access_key(url):
+    expect(
+        call(url, ENCRYPT, b"{}", access_key="AKIAUNKNOWNUNKNOWN00"), 400,
+        "UnrecognizedClientException",
+    )
+
+
+def test_wrong_secret_and_tampered_body(url):
+    expect(call(url, ENCRYPT, b"{}", secret="wrong" * 8), 400, "InvalidSignatureException")
+    headers = signed_headers(url, ENCRYPT, b'{"KeyId": "a"}')
+    expect(post(url, headers, b'{"KeyId": "b"}'), 400, "InvalidSignatureException")
+
+
+def test_expired_and_future_signatures(url):
+    now = datetime.datetime.now(datetime.UTC)
+    message = expect(
+        call(url, ENCRYPT, b"{}", when=now - datetime.timedelta(minutes=20)),
+        400,
+        "InvalidSignatureException",
+    )
+    assert message.startswith("Signature expired")
+    message = expect(
+        call(url, ENCRYPT, b"{}", when=now + datetime.timedelta(minutes=20)),
+        400,
+        "InvalidSignatureException",
+    )
+    assert message.startswith("Signature not yet current")
+
+
+def test_signature_for_another_service(url):
+    expect(call(url, ENCRYPT, b"{}", service="s3"), 400, "InvalidSignatureException")
+
+
+def test_unknown_key_and_bad_key_ids(url):
+    for key in ("11111111-2222-3333-4444-555555555555", "alias/none", "garbage",
+                "arn:aws:kms:us-east-1:111122223333:key/nope", "arn:broken"):
+        code, payload, _ = call(url, ENCRYPT, body({"KeyId": key, "Plaintext": "aGk="}))
+        assert code == 400 and payload["__type"] in ("NotFoundException", "InvalidArnException")
+
+
+def test_gateway_keeps_serving_after_abuse(gateway, kms, key_id):
+    for _ in range(50):
+        call(gateway.url, ENCRYPT, os.urandom(200))
+    assert gateway.healthy()
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"still fine")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"still fine"
+    assert gateway.process.poll() is None
+    assert "Traceback" not in gateway.log_path.read_text()
