@@ -167,7 +167,13 @@ def main(argv: list[str] | None = None) -> int:
             flags = {
                 name: getattr(args, name)
                 for name in (
-                    "host", "port", "data_dir", "workers", "config", "tls_cert", "tls_key",
+                    "host",
+                    "port",
+                    "data_dir",
+                    "workers",
+                    "config",
+                    "tls_cert",
+                    "tls_key",
                     "log_level",
                 )
             }

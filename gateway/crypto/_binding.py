@@ -119,7 +119,15 @@ def aes_gcm_seal_with_ivs(
     tags = _alloc("uint8_t[]", n * TAG_SIZE)
     status = _alloc("int[]", n)
     rc = lib.gw_aes_gcm_seal_with_ivs(
-        key, n, iv_blob, pt_blob, pt_lens, b"".join(aads), [len(a) for a in aads], cts, tags,
+        key,
+        n,
+        iv_blob,
+        pt_blob,
+        pt_lens,
+        b"".join(aads),
+        [len(a) for a in aads],
+        cts,
+        tags,
         status,
     )
     return _seal_results(rc, n, status, iv_blob, cts, pt_lens, tags)
@@ -165,8 +173,16 @@ def aes_gcm_open(
     pts = _alloc("uint8_t[]", len(ct_blob))
     status = _alloc("int[]", n)
     rc = lib.gw_aes_gcm_open(
-        key, n, iv_blob, ct_blob, ct_lens, tag_blob, b"".join(aads), [len(a) for a in aads],
-        pts, status,
+        key,
+        n,
+        iv_blob,
+        ct_blob,
+        ct_lens,
+        tag_blob,
+        b"".join(aads),
+        [len(a) for a in aads],
+        pts,
+        status,
     )
     if rc != lib.GW_OK:
         _raise_batch_error(rc, "AES-GCM open")

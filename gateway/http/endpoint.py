@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+
 from aiohttp import web
 
 from gateway.caller import Caller
@@ -32,9 +33,7 @@ _JSON_HEADERS = {"Content-Type": awsjson.CONTENT_TYPE}
 
 
 class KmsEndpoint:
-    def __init__(
-        self, kms: Kms, credentials: Credentials, *, max_body_bytes: int
-    ) -> None:
+    def __init__(self, kms: Kms, credentials: Credentials, *, max_body_bytes: int) -> None:
         self._kms = kms
         self._credentials = credentials
         self._shapes = ServiceShapes("kms")
@@ -108,7 +107,9 @@ class KmsEndpoint:
         signed = sigv4.parse_authorization(request.headers, now=time.time(), service="kms")
         active = await self._credentials.lookup(signed.access_key_id)
         if active is None:
-            raise UnrecognizedClientException("The security token included in the request is invalid.")
+            raise UnrecognizedClientException(
+                "The security token included in the request is invalid."
+            )
         sigv4.verify_signature(
             signed,
             secret=active.secret,
@@ -129,4 +130,3 @@ class KmsEndpoint:
                 f"The operation {name} is not supported by this gateway yet."
             )
         return UnknownOperationException("")
-

@@ -39,7 +39,9 @@ def _check_name(name: str) -> None:
 
 
 def _not_found(caller: Caller, name: str) -> NotFoundException:
-    return NotFoundException(f"Alias '{alias_arn(caller.region, caller.account, name)}' is not found.")
+    return NotFoundException(
+        f"Alias '{alias_arn(caller.region, caller.account, name)}' is not found."
+    )
 
 
 async def create_alias(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
@@ -81,9 +83,7 @@ async def update_alias(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[st
             f"usage {current.key_usage} to a key of spec {target.key_spec} and usage "
             f"{target.key_usage}: the new key must have the same type and usage."
         )
-    updated = Alias(
-        alias.account, alias.region, name, target.key_id, alias.created, kms.clock()
-    )
+    updated = Alias(alias.account, alias.region, name, target.key_id, alias.created, kms.clock())
     try:
         await kms.store.update_alias(updated)
     except MissingError:

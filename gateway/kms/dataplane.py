@@ -148,9 +148,7 @@ async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
         req.get("SourceEncryptionAlgorithm"),
     )
     _dry_run(req)
-    ciphertext = await _seal(
-        kms, destination, plaintext, req.get("DestinationEncryptionContext")
-    )
+    ciphertext = await _seal(kms, destination, plaintext, req.get("DestinationEncryptionContext"))
     return {
         "CiphertextBlob": ciphertext,
         "SourceKeyId": source.arn,
@@ -200,7 +198,9 @@ async def generate_random(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateRandom.html"""
     _reject_recipient(req)
     if "CustomKeyStoreId" in req:
-        raise CustomKeyStoreNotFoundException("Custom key stores are not supported by this gateway.")
+        raise CustomKeyStoreNotFoundException(
+            "Custom key stores are not supported by this gateway."
+        )
     if "NumberOfBytes" not in req:
         raise ValidationException(
             "1 validation error detected: Value null at 'numberOfBytes' failed to satisfy "

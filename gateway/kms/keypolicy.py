@@ -9,7 +9,11 @@ import json
 from typing import Any
 
 from gateway.caller import Caller
-from gateway.errors import LimitExceededException, MalformedPolicyDocumentException, NotFoundException
+from gateway.errors import (
+    LimitExceededException,
+    MalformedPolicyDocumentException,
+    NotFoundException,
+)
 from gateway.kms.service import Kms
 
 POLICY_NAME = "default"  # the only key policy name AWS has

@@ -48,7 +48,9 @@ async def create_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
     usage = req.get("KeyUsage", "ENCRYPT_DECRYPT")
     origin = req.get("Origin", "AWS_KMS")
     if "CustomKeyStoreId" in req or origin in ("AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"):
-        raise CustomKeyStoreNotFoundException("Custom key stores are not supported by this gateway.")
+        raise CustomKeyStoreNotFoundException(
+            "Custom key stores are not supported by this gateway."
+        )
     if origin != "AWS_KMS":
         raise UnsupportedOperationException(
             f"Origin {origin} is not supported by this gateway yet."
@@ -132,9 +134,7 @@ async def disable_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str
 
 async def update_key_description(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_UpdateKeyDescription.html"""
-    await _change(
-        kms, caller, req["KeyId"], "UpdateKeyDescription", description=req["Description"]
-    )
+    await _change(kms, caller, req["KeyId"], "UpdateKeyDescription", description=req["Description"])
     return {}
 
 
@@ -142,9 +142,13 @@ async def schedule_key_deletion(kms: Kms, caller: Caller, req: dict[str, Any]) -
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html"""
     days = req.get("PendingWindowInDays", 30)
     if days < 7:
-        raise _validation(days, "pendingWindowInDays", "Member must have value greater than or equal to 7")
+        raise _validation(
+            days, "pendingWindowInDays", "Member must have value greater than or equal to 7"
+        )
     if days > 30:
-        raise _validation(days, "pendingWindowInDays", "Member must have value less than or equal to 30")
+        raise _validation(
+            days, "pendingWindowInDays", "Member must have value less than or equal to 30"
+        )
     deletion_date = kms.clock() + days * kms.day_seconds
     key = await _change(
         kms,

@@ -118,11 +118,7 @@ def test_seal_batch_items_each_open_like_single_items(items: list[tuple[bytes, b
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    items=st.lists(
-        st.tuples(_data, st.binary(max_size=64), st.booleans()), max_size=40
-    )
-)
+@given(items=st.lists(st.tuples(_data, st.binary(max_size=64), st.booleans()), max_size=40))
 def test_open_batch_equals_map_of_open(items: list[tuple[bytes, bytes, bool]]) -> None:
     batch = []
     for pt, aad, corrupt in items:

@@ -34,7 +34,9 @@ async def batcher(request: pytest.FixtureRequest):
 
 async def test_concurrent_submitters_with_several_keys_each_get_their_own_result(batcher) -> None:
     rng = random.Random(7)
-    jobs = [(rng.choice(KEYS), os.urandom(rng.randrange(0, 80)), os.urandom(4)) for _ in range(1000)]
+    jobs = [
+        (rng.choice(KEYS), os.urandom(rng.randrange(0, 80)), os.urandom(4)) for _ in range(1000)
+    ]
     sealed = await asyncio.gather(*(batcher.seal(k, p, a) for k, p, a in jobs))
     for (k, p, a), s in zip(jobs, sealed, strict=True):
         assert isinstance(s, Sealed)
@@ -103,8 +105,10 @@ async def test_sign_and_verify_through_the_batcher() -> None:
     b = CryptoBatcher(max_batch=16)
     keys = [EcPrivateKey.generate("P-256"), EcPrivateKey.generate("P-384")]
     pubs = [k.public_key() for k in keys]
-    jobs = [(i % 2, hashlib.new("sha256" if i % 2 == 0 else "sha384", bytes([i])).digest())
-            for i in range(200)]
+    jobs = [
+        (i % 2, hashlib.new("sha256" if i % 2 == 0 else "sha384", bytes([i])).digest())
+        for i in range(200)
+    ]
     sigs = await asyncio.gather(*(b.sign(keys[k], d) for k, d in jobs))
     oks = await asyncio.gather(*(b.verify(pubs[k], d, s) for (k, d), s in zip(jobs, sigs)))
     assert oks == [True] * 200

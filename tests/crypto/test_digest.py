@@ -33,7 +33,10 @@ def test_known_answers() -> None:
 
 def test_empty_batch_and_bytes_like_inputs() -> None:
     assert sha256_batch([]) == []
-    assert sha256_batch([bytearray(b"abc"), memoryview(b"abc")]) == [hashlib.sha256(b"abc").digest()] * 2
+    assert (
+        sha256_batch([bytearray(b"abc"), memoryview(b"abc")])
+        == [hashlib.sha256(b"abc").digest()] * 2
+    )
 
 
 def test_rejects_non_bytes() -> None:

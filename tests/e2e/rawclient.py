@@ -15,8 +15,14 @@ from tests.e2e.server import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
 
 def signed_headers(
-    url: str, target: str, body: bytes, *, region: str = "us-east-1", service: str = "kms",
-    access_key: str = ACCESS_KEY_ID, secret: str = SECRET_ACCESS_KEY,
+    url: str,
+    target: str,
+    body: bytes,
+    *,
+    region: str = "us-east-1",
+    service: str = "kms",
+    access_key: str = ACCESS_KEY_ID,
+    secret: str = SECRET_ACCESS_KEY,
     when: datetime.datetime | None = None,
 ) -> dict[str, str]:
     request = AWSRequest(

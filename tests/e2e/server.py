@@ -29,8 +29,15 @@ def free_port() -> int:
 class GatewayProcess:
     """One ``python -m gateway serve`` process tree, with its data dir and log file."""
 
-    def __init__(self, data_dir: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None,
-                 extra_args: list[str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        workers: int = 1,
+        extra_env: dict[str, str] | None = None,
+        extra_args: list[str] | None = None,
+        port: int | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.workers = workers
@@ -52,11 +59,24 @@ class GatewayProcess:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> GatewayProcess:
-        self.log = open(self.log_path, "ab")
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), "--workers", str(self.workers), *self.extra_args],
-            env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--workers",
+                str(self.workers),
+                *self.extra_args,
+            ],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

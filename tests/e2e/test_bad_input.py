@@ -37,7 +37,7 @@ def test_random_bytes_are_a_serialization_error(url):
         assert code == 400 and payload["__type"] == "SerializationException"
 
 
-@pytest.mark.parametrize("doc", ["[1, 2]", '"string"', "{", "null", "{\"KeyId\": }"])
+@pytest.mark.parametrize("doc", ["[1, 2]", '"string"', "{", "null", '{"KeyId": }'])
 def test_json_that_is_not_an_object(url, doc):
     expect(call(url, ENCRYPT, doc.encode()), 400, "SerializationException")
 
@@ -108,7 +108,8 @@ def test_malformed_authorization_header(url):
 
 def test_unknown_access_key(url):
     expect(
-        call(url, ENCRYPT, b"{}", access_key="AKIAUNKNOWNUNKNOWN00"), 400,
+        call(url, ENCRYPT, b"{}", access_key="AKIAUNKNOWNUNKNOWN00"),
+        400,
         "UnrecognizedClientException",
     )
 
@@ -140,8 +141,13 @@ def test_signature_for_another_service(url):
 
 
 def test_unknown_key_and_bad_key_ids(url):
-    for key in ("11111111-2222-3333-4444-555555555555", "alias/none", "garbage",
-                "arn:aws:kms:us-east-1:111122223333:key/nope", "arn:broken"):
+    for key in (
+        "11111111-2222-3333-4444-555555555555",
+        "alias/none",
+        "garbage",
+        "arn:aws:kms:us-east-1:111122223333:key/nope",
+        "arn:broken",
+    ):
         code, payload, _ = call(url, ENCRYPT, body({"KeyId": key, "Plaintext": "aGk="}))
         assert code == 400 and payload["__type"] in ("NotFoundException", "InvalidArnException")
 

@@ -46,7 +46,9 @@ def test_alias_cannot_target_an_alias_or_missing_key(kms, key_id):
         kms.create_alias(AliasName="alias/second", TargetKeyId="alias/first")
     assert error_of(excinfo)[0] == "NotFoundException"
     with pytest.raises(ClientError) as excinfo:
-        kms.create_alias(AliasName="alias/third", TargetKeyId="11111111-2222-3333-4444-555555555555")
+        kms.create_alias(
+            AliasName="alias/third", TargetKeyId="11111111-2222-3333-4444-555555555555"
+        )
     assert error_of(excinfo)[0] == "NotFoundException"
 
 
@@ -64,8 +66,11 @@ def test_list_aliases_paginates(gateway):
     names = {f"alias/page-{i}" for i in range(5)}
     for name in names:
         kms.create_alias(AliasName=name, TargetKeyId=key_id)
-    seen = [a["AliasName"] for p in kms.get_paginator("list_aliases").paginate(
-        PaginationConfig={"PageSize": 2}) for a in p["Aliases"]]
+    seen = [
+        a["AliasName"]
+        for p in kms.get_paginator("list_aliases").paginate(PaginationConfig={"PageSize": 2})
+        for a in p["Aliases"]
+    ]
     assert sorted(seen) == sorted(names)
 
 

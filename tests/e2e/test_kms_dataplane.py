@@ -129,10 +129,15 @@ def test_re_encrypt_moves_ciphertext_between_keys_and_contexts(kms, key_id):
     assert error_of(excinfo)[0] == "InvalidCiphertextException"
 
 
-@pytest.mark.parametrize(("kwargs", "size"), [
-    ({"KeySpec": "AES_256"}, 32), ({"KeySpec": "AES_128"}, 16),
-    ({"NumberOfBytes": 1}, 1), ({"NumberOfBytes": 1024}, 1024),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "size"),
+    [
+        ({"KeySpec": "AES_256"}, 32),
+        ({"KeySpec": "AES_128"}, 16),
+        ({"NumberOfBytes": 1}, 1),
+        ({"NumberOfBytes": 1024}, 1024),
+    ],
+)
 def test_generate_data_key(kms, key_id, kwargs, size):
     out = kms.generate_data_key(KeyId=key_id, EncryptionContext=CONTEXT, **kwargs)
     assert len(out["Plaintext"]) == size

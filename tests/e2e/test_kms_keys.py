@@ -175,9 +175,17 @@ def test_key_policy_default_put_get_list(kms, key_id):
     assert statement["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
     assert statement["Action"] == "kms:*"
     new = json.dumps(
-        {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}
-        ]}
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": "kms:Decrypt",
+                    "Resource": "*",
+                }
+            ],
+        }
     )
     kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=new)
     assert kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"] == new
@@ -192,8 +200,9 @@ def test_key_policy_default_put_get_list(kms, key_id):
 
 def test_tags_overwrite_untag_and_limits(kms, key_id):
     kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "a", "TagValue": "1"}])
-    kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "a", "TagValue": "2"},
-                                         {"TagKey": "b", "TagValue": ""}])
+    kms.tag_resource(
+        KeyId=key_id, Tags=[{"TagKey": "a", "TagValue": "2"}, {"TagKey": "b", "TagValue": ""}]
+    )
     tags = kms.list_resource_tags(KeyId=key_id)["Tags"]
     assert tags == [{"TagKey": "a", "TagValue": "2"}, {"TagKey": "b", "TagValue": ""}]
     kms.untag_resource(KeyId=key_id, TagKeys=["a", "never-there"])

@@ -29,7 +29,9 @@ def test_header_binds_key_id_and_version() -> None:
     assert blob.header_for(key_id, 1) != blob.header_for(str(uuid.uuid4()), 1)
 
 
-@pytest.mark.parametrize("data", [b"", b"\x01" * 10, b"\x02" + b"\x00" * 60, b"\x01\x80" + b"\x00" * 60])
+@pytest.mark.parametrize(
+    "data", [b"", b"\x01" * 10, b"\x02" + b"\x00" * 60, b"\x01\x80" + b"\x00" * 60]
+)
 def test_decode_rejects_foreign_bytes(data: bytes) -> None:
     with pytest.raises(blob.MalformedBlob):
         blob.decode(data)

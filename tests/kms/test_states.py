@@ -6,14 +6,18 @@ from gateway.kms.states import check_state
 
 
 def key(state: KeyState) -> Key:
-    return Key("111122223333", "us-east-1", "1234abcd-12ab-34cd-56ef-1234567890ab", 0.0, state=state)
+    return Key(
+        "111122223333", "us-east-1", "1234abcd-12ab-34cd-56ef-1234567890ab", 0.0, state=state
+    )
 
 
 @pytest.mark.parametrize("operation", ["Encrypt", "Decrypt", "GenerateDataKey", "ReEncrypt"])
 def test_crypto_operations_follow_the_table(operation: str) -> None:
     check_state(key(KeyState.ENABLED), operation)
     check_state(key(KeyState.UPDATING), operation)
-    with pytest.raises(DisabledException, match=r"key/1234abcd-12ab-34cd-56ef-1234567890ab is disabled\.$"):
+    with pytest.raises(
+        DisabledException, match=r"key/1234abcd-12ab-34cd-56ef-1234567890ab is disabled\.$"
+    ):
         check_state(key(KeyState.DISABLED), operation)
     with pytest.raises(KMSInvalidStateException, match=r"is pending deletion\.$"):
         check_state(key(KeyState.PENDING_DELETION), operation)
