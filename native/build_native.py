@@ -31,7 +31,8 @@ def _openssl_library_dirs() -> list[str]:
     prefix = os.environ.get("OPENSSL_DIR")
     if not prefix:
         return []
-    return [d for d in (os.path.join(prefix, "lib64"), os.path.join(prefix, "lib")) if os.path.isdir(d)]
+    dirs = (os.path.join(prefix, "lib64"), os.path.join(prefix, "lib"))
+    return [d for d in dirs if os.path.isdir(d)]
 
 
 def _check_openssl_headers() -> None:
@@ -91,7 +92,8 @@ if __name__ == "__main__":
     import shutil
 
     os.chdir(ROOT)
-    built = _builder(absolute_paths=True).compile(tmpdir=os.path.join("build", "cffi"), verbose=True)
+    scratch = os.path.join("build", "cffi")
+    built = _builder(absolute_paths=True).compile(tmpdir=scratch, verbose=True)
     for old in glob.glob(os.path.join("gateway", "_native.*.so")):
         os.remove(old)
     shutil.copy2(built, os.path.join("gateway", os.path.basename(built)))

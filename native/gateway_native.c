@@ -75,7 +75,7 @@ static int cipher_update(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in, s
 static int seal_items(const uint8_t *key, size_t n, const uint8_t *ivs,
                       const uint8_t *pts, const size_t *pt_lens,
                       const uint8_t *aads, const size_t *aad_lens,
-                      uint8_t *ct_out, uint8_t *tags_out, int *status)
+                      uint8_t *ct_out, uint8_t *tags_out)
 {
     EVP_CIPHER_CTX *ctx;
     int failed = 0;
@@ -101,23 +101,23 @@ static int seal_items(const uint8_t *key, size_t n, const uint8_t *ivs,
                  && EVP_EncryptFinal_ex(ctx, scratch, &outl)
                  && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, GW_AES_TAG_SIZE,
                                         tags_out + i * GW_AES_TAG_SIZE) > 0;
-        status[i] = ok ? GW_OK : GW_ERR_INTERNAL;
         failed |= !ok;
         aads += aad_lens[i];
         pts += pt_lens[i];
         ct_out += pt_lens[i];
     }
     EVP_CIPHER_CTX_free(ctx);
-    if (failed)
+    if (failed) {
         ERR_clear_error();
+        return GW_ERR_INTERNAL;
+    }
     return GW_OK;
 }
 
 int gw_aes_gcm_seal(const uint8_t *key, size_t n,
                     const uint8_t *pts, const size_t *pt_lens,
                     const uint8_t *aads, const size_t *aad_lens,
-                    uint8_t *ivs_out, uint8_t *ct_out, uint8_t *tags_out,
-                    int *status)
+                    uint8_t *ivs_out, uint8_t *ct_out, uint8_t *tags_out)
 {
     if (n == 0)
         return GW_OK;
@@ -128,23 +128,22 @@ int gw_aes_gcm_seal(const uint8_t *key, size_t n,
         ERR_clear_error();
         return GW_ERR_RAND;
     }
-    return seal_items(key, n, ivs_out, pts, pt_lens, aads, aad_lens, ct_out, tags_out,
-                      status);
+    return seal_items(key, n, ivs_out, pts, pt_lens, aads, aad_lens, ct_out, tags_out);
 }
 
 int gw_aes_gcm_seal_with_ivs(const uint8_t *key, size_t n, const uint8_t *ivs,
                              const uint8_t *pts, const size_t *pt_lens,
                              const uint8_t *aads, const size_t *aad_lens,
-                             uint8_t *ct_out, uint8_t *tags_out, int *status)
+                             uint8_t *ct_out, uint8_t *tags_out)
 {
-    return seal_items(key, n, ivs, pts, pt_lens, aads, aad_lens, ct_out, tags_out, status);
+    return seal_items(key, n, ivs, pts, pt_lens, aads, aad_lens, ct_out, tags_out);
 }
 
 int gw_aes_gcm_open(const uint8_t *key, size_t n, const uint8_t *ivs,
                     const uint8_t *cts, const size_t *ct_lens,
                     const uint8_t *tags,
                     const uint8_t *aads, const size_t *aad_lens,
-                    uint8_t *pt_out, int *status)
+                    uint8_t *pt_out, uint8_t *status)
 {
     EVP_CIPHER_CTX *ctx;
     int failed = 0;

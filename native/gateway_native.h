@@ -45,20 +45,19 @@ const char *gw_openssl_version_text(void);
  * AES-256-GCM seal of n items under one key. All n IVs come from a single
  * RAND_bytes call and are written to ivs_out (n * 12 bytes). ct_out receives
  * the concatenated ciphertexts (same total length as pts), tags_out n * 16
- * bytes. status[i] is GW_OK or GW_ERR_INTERNAL. Returns GW_OK, or a negative
- * batch-level code (nothing is usable then).
+ * bytes. Returns GW_OK, or a negative code (then no output is usable: sealing
+ * fails only on RNG or internal errors, never because of an item's content).
  */
 int gw_aes_gcm_seal(const uint8_t *key, size_t n,
                     const uint8_t *pts, const size_t *pt_lens,
                     const uint8_t *aads, const size_t *aad_lens,
-                    uint8_t *ivs_out, uint8_t *ct_out, uint8_t *tags_out,
-                    int *status);
+                    uint8_t *ivs_out, uint8_t *ct_out, uint8_t *tags_out);
 
 /* Same as gw_aes_gcm_seal with caller-given IVs. For known-answer tests only. */
 int gw_aes_gcm_seal_with_ivs(const uint8_t *key, size_t n, const uint8_t *ivs,
                              const uint8_t *pts, const size_t *pt_lens,
                              const uint8_t *aads, const size_t *aad_lens,
-                             uint8_t *ct_out, uint8_t *tags_out, int *status);
+                             uint8_t *ct_out, uint8_t *tags_out);
 
 /*
  * AES-256-GCM open of n items under one key: ivs n * 12, tags n * 16, cts
@@ -69,7 +68,7 @@ int gw_aes_gcm_open(const uint8_t *key, size_t n, const uint8_t *ivs,
                     const uint8_t *cts, const size_t *ct_lens,
                     const uint8_t *tags,
                     const uint8_t *aads, const size_t *aad_lens,
-                    uint8_t *pt_out, int *status);
+                    uint8_t *pt_out, uint8_t *status);
 
 /* SHA-256 (bits = 256) or SHA-384 (bits = 384) of n messages; out n * 32|48. */
 int gw_digest_batch(int bits, size_t n, const uint8_t *msgs, const size_t *lens,

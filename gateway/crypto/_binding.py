@@ -15,7 +15,7 @@ from itertools import accumulate
 from gateway.crypto.errors import CryptoError
 
 try:
-    from gateway import _native
+    from gateway import _native  # type: ignore[attr-defined]
 except ImportError as exc:  # pragma: no cover - depends on the build
     raise ImportError(
         "gateway._native is not built: run `pip install -e .` (needs gcc and the OpenSSL 3 "
@@ -61,18 +61,21 @@ def _raise_batch_error(rc: int, what: str) -> None:
     raise CryptoError(f"{what}: native call failed with code {rc}")
 
 
-def _split(blob: bytes, lens: Sequence[int]) -> list[bytes]:
-    ends = list(accumulate(lens))
-    return [blob[end - size : end] for end, size in zip(ends, lens, strict=True)]
+def _split(blob: bytes, lens: Sequence[int], start: int = 0) -> list[bytes]:
+    """Cut ``blob[start:]`` into consecutive pieces of the given lengths."""
+    if len(lens) == 1:
+        return [blob[start : start + lens[0]]]
+    ends = accumulate(lens, initial=start)
+    begin = next(ends)
+    out = []
+    for end in ends:
+        out.append(blob[begin:end])
+        begin = end
+    return out
 
 
 def _chunks(blob: bytes, size: int, n: int) -> list[bytes]:
     return [blob[i : i + size] for i in range(0, n * size, size)]
-
-
-def _check_key(key: bytes) -> None:
-    if len(key) != KEY_SIZE:
-        raise ValueError(f"AES-256-GCM key must be {KEY_SIZE} bytes")
 
 
 # --- AES-256-GCM -----------------------------------------------------------
@@ -82,7 +85,8 @@ def aes_gcm_seal(
     key: bytes, pts: Sequence[bytes], aads: Sequence[bytes]
 ) -> tuple[list[bytes], list[bytes], list[bytes]]:
     """Seal with RNG IVs; returns (ivs, ciphertexts, tags) in input order."""
-    _check_key(key)
+    if len(key) != KEY_SIZE:
+        raise ValueError(f"AES-256-GCM key must be {KEY_SIZE} bytes")
     n = len(pts)
     if len(aads) != n:
         raise ValueError("need exactly one AAD per plaintext")
@@ -90,21 +94,33 @@ def aes_gcm_seal(
         return [], [], []
     pt_lens = [len(p) for p in pts]
     pt_blob = b"".join(pts)
-    ivs = _alloc("uint8_t[]", n * IV_SIZE)
-    cts = _alloc("uint8_t[]", len(pt_blob))
-    tags = _alloc("uint8_t[]", n * TAG_SIZE)
-    status = _alloc("int[]", n)
+    # One output allocation and one copy back: [ivs | tags | ciphertexts].
+    tags_at = n * IV_SIZE
+    cts_at = tags_at + n * TAG_SIZE
+    out = _alloc("uint8_t[]", cts_at + len(pt_blob))
     rc = lib.gw_aes_gcm_seal(
-        key, n, pt_blob, pt_lens, b"".join(aads), [len(a) for a in aads], ivs, cts, tags, status
+        key,
+        n,
+        pt_blob,
+        pt_lens,
+        b"".join(aads),
+        [len(a) for a in aads],
+        out,
+        out + cts_at,
+        out + tags_at,
     )
-    return _seal_results(rc, n, status, ivs, cts, pt_lens, tags)
+    if rc:
+        _raise_batch_error(rc, "AES-GCM seal")
+    raw = ffi.buffer(out)[:]
+    return _unpack_sealed(raw, n, tags_at, cts_at, pt_lens)
 
 
 def aes_gcm_seal_with_ivs(
     key: bytes, ivs: Sequence[bytes], pts: Sequence[bytes], aads: Sequence[bytes]
 ) -> tuple[list[bytes], list[bytes], list[bytes]]:
     """Seal with caller-chosen IVs. Known-answer tests only: IV reuse breaks GCM."""
-    _check_key(key)
+    if len(key) != KEY_SIZE:
+        raise ValueError(f"AES-256-GCM key must be {KEY_SIZE} bytes")
     n = len(pts)
     if len(aads) != n or len(ivs) != n:
         raise ValueError("need exactly one IV and one AAD per plaintext")
@@ -115,9 +131,9 @@ def aes_gcm_seal_with_ivs(
         raise ValueError(f"every IV must be {IV_SIZE} bytes")
     pt_lens = [len(p) for p in pts]
     pt_blob = b"".join(pts)
-    cts = _alloc("uint8_t[]", len(pt_blob))
-    tags = _alloc("uint8_t[]", n * TAG_SIZE)
-    status = _alloc("int[]", n)
+    tags_at = n * IV_SIZE
+    cts_at = tags_at + n * TAG_SIZE
+    out = _alloc("uint8_t[]", cts_at + len(pt_blob))
     rc = lib.gw_aes_gcm_seal_with_ivs(
         key,
         n,
@@ -126,26 +142,23 @@ def aes_gcm_seal_with_ivs(
         pt_lens,
         b"".join(aads),
         [len(a) for a in aads],
-        cts,
-        tags,
-        status,
+        out + cts_at,
+        out + tags_at,
     )
-    return _seal_results(rc, n, status, iv_blob, cts, pt_lens, tags)
-
-
-def _seal_results(
-    rc: int, n: int, status: object, ivs: object, cts: object, pt_lens: list[int], tags: object
-) -> tuple[list[bytes], list[bytes], list[bytes]]:
-    if rc != lib.GW_OK:
+    if rc:
         _raise_batch_error(rc, "AES-GCM seal")
-    if any(status[i] != lib.GW_OK for i in range(n)):  # type: ignore[index]
-        raise CryptoError("AES-GCM seal failed inside OpenSSL")
-    iv_blob = ivs if isinstance(ivs, bytes) else ffi.buffer(ivs)[:]
-    return (
-        _chunks(iv_blob, IV_SIZE, n),
-        _split(ffi.buffer(cts)[:], pt_lens),
-        _chunks(ffi.buffer(tags)[:], TAG_SIZE, n),
-    )
+    raw = iv_blob + ffi.buffer(out)[tags_at:]
+    return _unpack_sealed(raw, n, tags_at, cts_at, pt_lens)
+
+
+def _unpack_sealed(
+    raw: bytes, n: int, tags_at: int, cts_at: int, pt_lens: list[int]
+) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    if n == 1:  # the common single-request case, without the list machinery
+        return [raw[:IV_SIZE]], [raw[cts_at:]], [raw[tags_at:cts_at]]
+    ivs = [raw[i : i + IV_SIZE] for i in range(0, tags_at, IV_SIZE)]
+    tags = [raw[i : i + TAG_SIZE] for i in range(tags_at, cts_at, TAG_SIZE)]
+    return ivs, _split(raw, pt_lens, cts_at), tags
 
 
 def aes_gcm_open(
@@ -156,7 +169,8 @@ def aes_gcm_open(
     aads: Sequence[bytes],
 ) -> list[bytes | None]:
     """Open n items; None marks an item whose tag did not verify."""
-    _check_key(key)
+    if len(key) != KEY_SIZE:
+        raise ValueError(f"AES-256-GCM key must be {KEY_SIZE} bytes")
     n = len(cts)
     if not (len(ivs) == len(tags) == len(aads) == n):
         raise ValueError("need exactly one IV, tag and AAD per ciphertext")
@@ -164,14 +178,16 @@ def aes_gcm_open(
         return []
     iv_blob = b"".join(ivs)
     tag_blob = b"".join(tags)
+    # The joined lengths alone prove every item is the right size only if no item is
+    # longer; check items individually when the totals do not match.
     if len(iv_blob) != n * IV_SIZE or any(len(iv) != IV_SIZE for iv in ivs):
         raise ValueError(f"every IV must be {IV_SIZE} bytes")
     if len(tag_blob) != n * TAG_SIZE or any(len(t) != TAG_SIZE for t in tags):
         raise ValueError(f"every tag must be {TAG_SIZE} bytes")
     ct_lens = [len(c) for c in cts]
     ct_blob = b"".join(cts)
-    pts = _alloc("uint8_t[]", len(ct_blob))
-    status = _alloc("int[]", n)
+    # [status bytes | plaintexts]
+    out = _alloc("uint8_t[]", n + len(ct_blob))
     rc = lib.gw_aes_gcm_open(
         key,
         n,
@@ -181,13 +197,16 @@ def aes_gcm_open(
         tag_blob,
         b"".join(aads),
         [len(a) for a in aads],
-        pts,
-        status,
+        out + n,
+        out,
     )
-    if rc != lib.GW_OK:
+    if rc:
         _raise_batch_error(rc, "AES-GCM open")
-    plain = _split(ffi.buffer(pts)[:], ct_lens)
-    return [p if status[i] == lib.GW_OK else None for i, p in enumerate(plain)]
+    raw = ffi.buffer(out)[:]
+    plain = _split(raw, ct_lens, n)
+    if raw.count(0, 0, n) == n:  # all items authentic (GW_OK == 0)
+        return plain  # type: ignore[return-value]
+    return [p if raw[i] == 0 else None for i, p in enumerate(plain)]
 
 
 # --- digests ---------------------------------------------------------------

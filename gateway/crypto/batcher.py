@@ -46,7 +46,7 @@ _Item = tuple["asyncio.Future[Any]", Any]
 
 def _run_seal(key: bytes, payloads: Sequence[tuple[bytes, bytes]]) -> list[Any]:
     ivs, cts, tags = _binding.aes_gcm_seal(key, [p for p, _ in payloads], [a for _, a in payloads])
-    return [Sealed(iv, ct, tag) for iv, ct, tag in zip(ivs, cts, tags, strict=True)]
+    return list(map(Sealed, ivs, cts, tags))
 
 
 def _run_open(key: bytes, payloads: Sequence[OpenItem]) -> list[Any]:

@@ -15,7 +15,7 @@ from gateway.caller import Caller
 from gateway.errors import InvalidArnException, KMSInternalException, NotFoundException
 from gateway.keys.model import Alias, Key, key_arn
 from gateway.keys.rootkey import RootKey, RootKeyError, material_aad
-from gateway.store.base import Store
+from gateway.store.base import ConflictError, Store
 
 _ARN_PREFIX = "arn:aws:kms:"
 
@@ -79,6 +79,28 @@ class KeyRepository:
     def _drop_materials(self, ident: tuple[str, str, str]) -> None:
         for cached in [m for m in self._materials if m[:3] == ident]:
             del self._materials[cached]
+
+    async def modify(self, key: Key, change: Callable[[Key], Key]) -> Key:
+        """Apply ``change`` to a key and store the result, safely against other workers.
+
+        ``change`` may raise (a state check); it runs again on the stored record whenever
+        this worker's copy turns out to be stale, so no concurrent change is ever undone.
+        """
+        for _ in range(5):
+            changed = change(key)
+            if changed == key:
+                return key
+            try:
+                await self._store.update_key(changed, expected=key)
+            except ConflictError:
+                fresh = await self._store.get_key(key.account, key.region, key.key_id)
+                if fresh is None:
+                    raise NotFoundException(f"Key '{key.arn}' does not exist") from None
+                key = fresh
+                continue
+            self.remember(changed)
+            return changed
+        raise KMSInternalException("The key is being changed concurrently; retry.")
 
     async def require(self, caller: Caller, key_id: str) -> Key:
         key = await self.get(caller.account, caller.region, key_id)

@@ -14,11 +14,13 @@ log = logging.getLogger("gateway.kms.deletion")
 async def delete_due_keys(kms: Kms) -> int:
     """Delete every key past its deletion date; returns how many this call destroyed."""
     deleted = 0
-    for key in await kms.store.keys_due_for_deletion(kms.clock()):
+    now = kms.clock()
+    for key in await kms.store.keys_due_for_deletion(now):
         try:
-            await kms.store.delete_key(key.account, key.region, key.key_id)
+            # due_at: a deletion cancelled meanwhile by another worker is not carried out.
+            await kms.store.delete_key(key.account, key.region, key.key_id, due_at=now)
         except MissingError:
-            continue  # another worker process got there first
+            continue  # cancelled, or another worker process got there first
         kms.keys.forget(key.account, key.region, key.key_id)
         deleted += 1
         log.info("key deleted", extra={"event": "DeleteKey", "key_arn": key.arn})

@@ -78,9 +78,7 @@ async def put_key_policy(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[
     _check_name(req)
     validate_policy(req["Policy"], kms.limits.policy_bytes)
     key = await kms.keys.resolve(caller, req["KeyId"], aliases=False)
-    changed = key.copy(policy=req["Policy"])
-    await kms.store.update_key(changed)
-    kms.keys.remember(changed)
+    await kms.keys.modify(key, lambda current: current.copy(policy=req["Policy"]))
     return {}
 
 

@@ -112,12 +112,12 @@ async def list_keys(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, 
 async def _change(kms: Kms, caller: Caller, ref: str, operation: str, **changes: Any) -> Key:
     """Apply a metadata change to a key named by id or ARN (no aliases), durably."""
     key = await kms.keys.resolve(caller, ref, aliases=False)
-    check_state(key, operation)
-    changed = key.copy(**changes)
-    if changed != key:
-        await kms.store.update_key(changed)
-        kms.keys.remember(changed)
-    return changed
+
+    def change(current: Key) -> Key:
+        check_state(current, operation)
+        return current.copy(**changes)
+
+    return await kms.keys.modify(key, change)
 
 
 async def enable_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:

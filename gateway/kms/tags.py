@@ -6,6 +6,7 @@ from typing import Any
 
 from gateway.caller import Caller
 from gateway.errors import LimitExceededException, TagException
+from gateway.keys.model import Key
 from gateway.kms.paging import DEFAULT_LIMIT, decode_marker, page
 from gateway.kms.service import Kms
 from gateway.kms.states import check_state
@@ -31,24 +32,27 @@ def tags_from_wire(
 async def tag_resource(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_TagResource.html"""
     key = await kms.keys.resolve(caller, req["KeyId"], aliases=False)
-    check_state(key, "TagResource")
-    tags = tags_from_wire(req["Tags"], key.tags, kms.limits.tags_per_key)
-    changed = key.copy(tags=tags)
-    await kms.store.update_key(changed)
-    kms.keys.remember(changed)
+
+    def change(current: Key) -> Key:
+        check_state(current, "TagResource")
+        tags = tags_from_wire(req["Tags"], current.tags, kms.limits.tags_per_key)
+        return current.copy(tags=tags)
+
+    await kms.keys.modify(key, change)
     return {}
 
 
 async def untag_resource(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_UntagResource.html"""
     key = await kms.keys.resolve(caller, req["KeyId"], aliases=False)
-    check_state(key, "UntagResource")
-    # Removing a tag key that is not there is not an error (the guide says so).
-    tags = {k: v for k, v in key.tags.items() if k not in set(req["TagKeys"])}
-    if tags != key.tags:
-        changed = key.copy(tags=tags)
-        await kms.store.update_key(changed)
-        kms.keys.remember(changed)
+    removed = set(req["TagKeys"])
+
+    def change(current: Key) -> Key:
+        check_state(current, "UntagResource")
+        # Removing a tag key that is not there is not an error (the guide says so).
+        return current.copy(tags={k: v for k, v in current.tags.items() if k not in removed})
+
+    await kms.keys.modify(key, change)
     return {}
 
 

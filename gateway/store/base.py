@@ -25,6 +25,10 @@ class MissingError(StoreError):
     """The record to change does not exist."""
 
 
+class ConflictError(StoreError):
+    """A compare-and-swap update found the record changed since it was read."""
+
+
 class Store(Protocol):
     async def open(self) -> None: ...
 
@@ -36,8 +40,13 @@ class Store(Protocol):
 
     async def get_key(self, account: str, region: str, key_id: str) -> Key | None: ...
 
-    async def update_key(self, key: Key) -> None:
-        """Replace the stored metadata of an existing key (MissingError if absent)."""
+    async def update_key(self, key: Key, *, expected: Key | None = None) -> None:
+        """Replace the stored metadata of an existing key (MissingError if absent).
+
+        With ``expected``, write only if the stored record still equals it, else raise
+        ConflictError: worker processes update from cached copies, and a stale copy must
+        never undo another worker's change.
+        """
 
     async def list_keys(
         self, account: str, region: str, after: str | None, limit: int
@@ -46,8 +55,14 @@ class Store(Protocol):
 
     async def count_keys(self, account: str, region: str) -> int: ...
 
-    async def delete_key(self, account: str, region: str, key_id: str) -> None:
-        """Destroy a key for good: metadata, every material version and its aliases."""
+    async def delete_key(
+        self, account: str, region: str, key_id: str, *, due_at: float | None = None
+    ) -> None:
+        """Destroy a key for good: metadata, every material version and its aliases.
+
+        With ``due_at``, delete only if the key is still PendingDeletion with a deletion
+        date <= due_at (MissingError otherwise), so a cancelled deletion is never carried out.
+        """
 
     async def keys_due_for_deletion(self, now: float) -> list[Key]:
         """Keys in PendingDeletion whose deletion_date is <= now, in every account/region."""

@@ -42,7 +42,10 @@ async def test_concurrent_submitters_with_several_keys_each_get_their_own_result
         assert isinstance(s, Sealed)
         assert AESGCM(k).decrypt(s.iv, s.ciphertext + s.tag, a) == p
     opened = await asyncio.gather(
-        *(batcher.open(k, s.iv, s.ciphertext, s.tag, a) for (k, _, a), s in zip(jobs, sealed))
+        *(
+            batcher.open(k, s.iv, s.ciphertext, s.tag, a)
+            for (k, _, a), s in zip(jobs, sealed, strict=True)
+        )
     )
     assert opened == [p for _, p, _ in jobs]
     # Items were coalesced: far fewer native calls than items, none above max_batch.
@@ -110,9 +113,13 @@ async def test_sign_and_verify_through_the_batcher() -> None:
         for i in range(200)
     ]
     sigs = await asyncio.gather(*(b.sign(keys[k], d) for k, d in jobs))
-    oks = await asyncio.gather(*(b.verify(pubs[k], d, s) for (k, d), s in zip(jobs, sigs)))
+    oks = await asyncio.gather(
+        *(b.verify(pubs[k], d, s) for (k, d), s in zip(jobs, sigs, strict=True))
+    )
     assert oks == [True] * 200
-    wrong = await asyncio.gather(*(b.verify(pubs[k], d, s) for (k, d), s in zip(jobs, sigs[1:])))
+    # Each digest paired with its neighbour's signature.
+    shifted = zip(jobs[:-1], sigs[1:], strict=True)
+    wrong = await asyncio.gather(*(b.verify(pubs[k], d, s) for (k, d), s in shifted))
     assert wrong == [False] * 199
     await b.close()
     for k in keys + pubs:
