@@ -10,9 +10,12 @@ import argparse
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import ssl
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from gateway.config import ConfigError, Settings, load_settings
@@ -41,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--data-dir")
     create.add_argument("--config")
     create.add_argument("--user", default="root", help="IAM user name (default: root)")
+    quotas = commands.add_parser("quotas", help="print the effective quota table")
+    quotas.add_argument("--config", help="TOML config file with [[quota]] overrides")
+    quotas.add_argument("--account", help="account id (default: GATEWAY_ACCOUNT_ID)")
+    quotas.add_argument("--region", default="us-east-1", help="region (default: us-east-1)")
     return parser
 
 
@@ -53,12 +60,13 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def _serve_worker(settings: Settings, reuse_port: bool) -> None:
+async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Path | None) -> None:
     from aiohttp import web
 
     from gateway.http.app import create_app
 
-    runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
+    app = create_app(settings, shared_quotas=shared_quotas)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(
         runner,
@@ -79,11 +87,11 @@ async def _serve_worker(settings: Settings, reuse_port: bool) -> None:
     await runner.cleanup()
 
 
-def _worker_main(settings: Settings, reuse_port: bool) -> None:
+def _worker_main(settings: Settings, reuse_port: bool, shared_quotas: Path | None) -> None:
     import uvloop
 
     configure_logging(settings.log_level)
-    uvloop.run(_serve_worker(settings, reuse_port))
+    uvloop.run(_serve_worker(settings, reuse_port, shared_quotas))
 
 
 def serve(settings: Settings) -> int:
@@ -93,18 +101,31 @@ def serve(settings: Settings) -> int:
     if message:
         print(message, flush=True)
     if settings.workers == 1:
-        _worker_main(settings, reuse_port=False)
+        _worker_main(settings, False, None)
         return 0
     return _supervise(settings)
 
 
+def _shared_quota_path() -> Path:
+    # tmpfs when there is one: the table is hot shared memory, never worth writing to disk.
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+    return base / f"kms-gateway-{os.getpid()}.quotas"
+
+
 def _supervise(settings: Settings) -> int:
     """Run N workers on one port; restart one that dies, stop all on SIGTERM/SIGINT."""
+    from gateway.quotas.shared import SharedLimiter
+
     context = multiprocessing.get_context("spawn")
     stopping = False
+    # One bucket table for all workers keeps the quotas exact across them.
+    quota_path = _shared_quota_path()
+    SharedLimiter.create(quota_path).close()
 
     def start() -> Any:
-        process = context.Process(target=_worker_main, args=(settings, True), daemon=False)
+        process = context.Process(
+            target=_worker_main, args=(settings, True, quota_path), daemon=False
+        )
         process.start()
         return process
 
@@ -129,6 +150,7 @@ def _supervise(settings: Settings) -> int:
                 workers[i] = start()
     for process in workers:
         process.join(timeout=10)
+    quota_path.unlink(missing_ok=True)
     return 0
 
 
@@ -160,6 +182,22 @@ def _create_access_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_quotas(args: argparse.Namespace) -> int:
+    from gateway.quotas.table import QuotaTable
+
+    settings = load_settings({"config": args.config})
+    account = args.account or settings.account_id
+    table = QuotaTable(settings.quota_overrides)
+    print(f"Effective quotas for account {account} in {args.region}")
+    print(f"{'quota':48} {'value':>10}  unit")
+    for quota, value in table.rows(account, args.region):
+        unit = "requests/s" if quota.kind == "rate" else "count"
+        shown = f"{value:g}"
+        marker = "" if quota.adjustable else "  (not adjustable)"
+        print(f"{quota.id:48} {shown:>10}  {unit}{marker}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -180,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             settings = load_settings(flags)
             configure_logging(settings.log_level)
             return serve(settings)
+        if args.command == "quotas":
+            return _print_quotas(args)
         return _create_access_key(args)
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)

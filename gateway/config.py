@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from gateway.quotas.table import Override, QuotaConfigError, parse_overrides
+
 
 class ConfigError(ValueError):
     """A setting is invalid; the message names the setting and where it came from."""
@@ -35,16 +37,22 @@ class Settings:
     # Length of one "day" of a key-deletion waiting period: shorter only in rehearsals and
     # tests, so that ScheduleKeyDeletion's real destruction can be exercised.
     deletion_day_seconds: float = 86_400.0
+    # Requests one worker process handles at once; past it, ThrottlingException at once.
+    max_in_flight: int = 1024
+    # ``[[quota]]`` entries of the config file: overrides of the documented quotas.
+    quota_overrides: tuple[Override, ...] = ()
 
 
 # Environment variable for each setting; these names are a contract other tools rely on.
-ENV_NAMES = {f.name: "GATEWAY_" + f.name.upper() for f in fields(Settings)}
+ENV_NAMES = {
+    f.name: "GATEWAY_" + f.name.upper() for f in fields(Settings) if f.name != "quota_overrides"
+}
 
 
 def _convert(name: str, raw: Any, source: str) -> Any:
     default = Settings.__dataclass_fields__[name].type
     try:
-        if name in ("port", "workers", "max_body_bytes"):
+        if name in ("port", "workers", "max_body_bytes", "max_in_flight"):
             value: Any = int(raw)
         elif name in ("key_cache_seconds", "deletion_sweep_seconds", "deletion_day_seconds"):
             value = float(raw)
@@ -68,6 +76,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("tls_cert and tls_key must be given together")
     if s.deletion_day_seconds <= 0 or s.deletion_sweep_seconds <= 0:
         raise ConfigError("deletion_day_seconds and deletion_sweep_seconds must be positive")
+    if s.max_in_flight < 1:
+        raise ConfigError(f"max_in_flight must be at least 1, got {s.max_in_flight}")
     if s.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
 
@@ -94,6 +104,10 @@ def load_settings(
             if name not in ENV_NAMES or isinstance(raw, dict):
                 continue  # other sections (quotas, ...) belong to their own modules
             values[name] = _convert(name, raw, f"config file {path}")
+        try:
+            values["quota_overrides"] = tuple(parse_overrides(table.get("quota", [])))
+        except QuotaConfigError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
         values["config"] = path
     for name, env_name in ENV_NAMES.items():
         if env_name in env and env[env_name] != "":

@@ -1,6 +1,7 @@
 """``POST /`` for AWS JSON 1.1 services: authenticate, dispatch, answer AWS-style.
 
-The order is AWS's: body size, SigV4, target lookup, then one parse of the body. Every
+The order is AWS's: in-flight budget, body size, SigV4, target lookup, quota, then one
+parse of the body. Every
 answer carries ``x-amzn-RequestId``; every error is ``{"__type", "message"}``.
 """
 
@@ -17,6 +18,7 @@ from gateway.errors import (
     AwsError,
     KMSInternalException,
     RequestEntityTooLargeException,
+    ThrottlingException,
     UnknownOperationException,
     UnrecognizedClientException,
     UnsupportedOperationException,
@@ -26,6 +28,7 @@ from gateway.kms.registry import OPERATIONS, TARGET_PREFIX
 from gateway.kms.service import Kms
 from gateway.protocol import awsjson, sigv4
 from gateway.protocol.shapes import ServiceShapes
+from gateway.quotas.kms import charges_for
 
 log = logging.getLogger("gateway.request")
 
@@ -33,19 +36,37 @@ _JSON_HEADERS = {"Content-Type": awsjson.CONTENT_TYPE}
 
 
 class KmsEndpoint:
-    def __init__(self, kms: Kms, credentials: Credentials, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        kms: Kms,
+        credentials: Credentials,
+        *,
+        max_body_bytes: int,
+        max_in_flight: int,
+    ) -> None:
         self._kms = kms
         self._credentials = credentials
         self._shapes = ServiceShapes("kms")
         self._shapes.compile_all()  # pay for the validators at start, not on first requests
         self._signing_keys = sigv4.SigningKeyCache()
         self._max_body = max_body_bytes
+        self._max_in_flight = max_in_flight
+        self.in_flight = 0  # read by the metrics at scrape time
 
     async def handle(self, request: web.Request) -> web.Response:
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
         operation = "-"
+        close = False
+        self.in_flight += 1
         try:
+            if self.in_flight > self._max_in_flight:
+                # Shed load at once instead of queueing without bound; SDKs back off on it.
+                close = True
+                raise ThrottlingException(
+                    "The gateway is handling too many requests at once. "
+                    "Reduce the frequency of your calls."
+                )
             body = await self._read_body(request)
             caller = await self._authenticate(request, body)
             target = request.headers.get("X-Amz-Target", "")
@@ -53,12 +74,19 @@ class KmsEndpoint:
             if op is None:
                 raise self._unknown(target)
             operation = op.name
+            quotas = self._kms.quotas
+            if op.charges:  # before parsing: a throttled request costs as little as possible
+                quotas.charge(caller.account, caller.region, op.name, op.charges)
             params = self._shapes.parse_input(op.name, awsjson.decode_body(body))
+            if op.charges_need_params:
+                charges = charges_for(op.name, params)
+                quotas.charge(caller.account, caller.region, op.name, charges)
             result = await op.handler(self._kms, caller, params)
             payload = awsjson.encode_body(self._shapes.serialize_output(op.name, result))
             status = 200
         except AwsError as err:
             status, payload = err.status, awsjson.encode_error(err)
+            close = close or isinstance(err, RequestEntityTooLargeException)
             log.info(
                 "request refused",
                 extra={"request_id": request_id, "operation": operation, "error": err.code},
@@ -69,10 +97,12 @@ class KmsEndpoint:
             )
             err = KMSInternalException(f"An internal error occurred. Request ID: {request_id}")
             status, payload = err.status, awsjson.encode_error(err)
+        finally:
+            self.in_flight -= 1
         response = web.Response(body=payload, status=status, headers=_JSON_HEADERS)
         response.headers["x-amzn-RequestId"] = request_id
-        if status == RequestEntityTooLargeException.status:
-            response.force_close()  # the rest of the body was never read
+        if close:
+            response.force_close()  # the body was never read
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "request",

@@ -51,10 +51,9 @@ async def create_alias(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[st
     key = await kms.keys.resolve(caller, req["TargetKeyId"], aliases=False)
     check_state(key, "CreateAlias")
     count = await kms.store.count_aliases(caller.account, caller.region, key.key_id)
-    if count >= kms.limits.aliases_per_key:
-        raise LimitExceededException(
-            f"A KMS key can have at most {kms.limits.aliases_per_key} aliases."
-        )
+    max_aliases = kms.limit(caller, "kms:AliasesPerKey")
+    if count >= max_aliases:
+        raise LimitExceededException(f"A KMS key can have at most {max_aliases} aliases.")
     now = kms.clock()
     alias = Alias(caller.account, caller.region, name, key.key_id, now, now)
     try:

@@ -73,18 +73,24 @@ async def _open(
     context: dict[str, str] | None,
     key_ref: str | None,
     algorithm: str | None,
+    *,
+    charge: bool,
 ) -> tuple[Key, bytes]:
     """Decrypt a blob; every failure that is not about the named key is one error."""
     requested = await kms.keys.resolve(caller, key_ref) if key_ref is not None else None
     try:
         parsed = blob.decode(data)
     except ValueError:
+        if charge:
+            kms.charge_crypto(caller, operation, requested.key_spec if requested else SYMMETRIC)
         raise InvalidCiphertextException("") from None
     if requested is not None and requested.key_id != parsed.key_id:
         raise IncorrectKeyException(
             "The key ID in the request does not identify a CMK that can perform this operation."
         )
     key = requested or await kms.keys.get(caller.account, caller.region, parsed.key_id)
+    if charge:
+        kms.charge_crypto(caller, operation, key.key_spec if key else SYMMETRIC)
     if key is None:
         raise InvalidCiphertextException("")
     _check_usable(key, operation, algorithm)
@@ -107,6 +113,7 @@ async def _open(
 async def encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html"""
     key = await kms.keys.resolve(caller, req["KeyId"])
+    kms.charge_crypto(caller, "Encrypt", key.key_spec)
     _check_usable(key, "Encrypt", req.get("EncryptionAlgorithm"))
     _dry_run(req)
     ciphertext = await _seal(kms, key, req["Plaintext"], req.get("EncryptionContext"))
@@ -129,6 +136,7 @@ async def decrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, An
         req.get("EncryptionContext"),
         req.get("KeyId"),
         req.get("EncryptionAlgorithm"),
+        charge=True,
     )
     _dry_run(req)
     return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": SYMMETRIC}
@@ -137,6 +145,8 @@ async def decrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, An
 async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ReEncrypt.html"""
     destination = await kms.keys.resolve(caller, req["DestinationKeyId"])
+    # One ReEncrypt is one request: it counts against the destination key's type.
+    kms.charge_crypto(caller, "ReEncrypt", destination.key_spec)
     _check_usable(destination, "ReEncrypt", req.get("DestinationEncryptionAlgorithm"))
     source, plaintext = await _open(
         kms,
@@ -146,6 +156,7 @@ async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
         req.get("SourceEncryptionContext"),
         req.get("SourceKeyId"),
         req.get("SourceEncryptionAlgorithm"),
+        charge=False,
     )
     _dry_run(req)
     ciphertext = await _seal(kms, destination, plaintext, req.get("DestinationEncryptionContext"))

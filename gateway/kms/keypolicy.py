@@ -76,7 +76,7 @@ async def get_key_policy(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[
 async def put_key_policy(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html"""
     _check_name(req)
-    validate_policy(req["Policy"], kms.limits.policy_bytes)
+    validate_policy(req["Policy"], kms.limit(caller, "kms:KeyPolicySize"))
     key = await kms.keys.resolve(caller, req["KeyId"], aliases=False)
     await kms.keys.modify(key, lambda current: current.copy(policy=req["Policy"]))
     return {}

@@ -63,11 +63,12 @@ async def create_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
     if policy is None:
         policy = default_policy(caller.account)
     else:
-        validate_policy(policy, kms.limits.policy_bytes)
-    tags = tags_from_wire(req.get("Tags", []), {}, kms.limits.tags_per_key)
-    if await kms.store.count_keys(caller.account, caller.region) >= kms.limits.keys_per_region:
+        validate_policy(policy, kms.limit(caller, "kms:KeyPolicySize"))
+    tags = tags_from_wire(req.get("Tags", []), {}, kms.limit(caller, "kms:TagsPerKey"))
+    max_keys = kms.limit(caller, "kms:KeysPerRegion")
+    if await kms.store.count_keys(caller.account, caller.region) >= max_keys:
         raise LimitExceededException(
-            f"The request would exceed the limit of {kms.limits.keys_per_region} KMS keys "
+            f"The request would exceed the limit of {max_keys} KMS keys "
             "in this account and Region."
         )
 
@@ -112,6 +113,8 @@ async def list_keys(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, 
 async def _change(kms: Kms, caller: Caller, ref: str, operation: str, **changes: Any) -> Key:
     """Apply a metadata change to a key named by id or ARN (no aliases), durably."""
     key = await kms.keys.resolve(caller, ref, aliases=False)
+    if "state" in changes:
+        kms.quotas.charge_key_state_change(caller.account, caller.region, key.key_id)
 
     def change(current: Key) -> Key:
         check_state(current, operation)

@@ -1,6 +1,7 @@
 """The KMS operation registry, keyed by the full X-Amz-Target (``TrentService.Encrypt``).
 
-An entry carries the handler and the operation name the request shape and metrics use.
+An entry carries the handler, the operation name the request shape and metrics use, and
+the quota charges made before the body is parsed.
 Dispatch never looks a handler up by attribute name.
 """
 
@@ -13,6 +14,8 @@ from typing import Any
 from gateway.caller import Caller
 from gateway.kms import aliases, dataplane, keypolicy, keys, tags
 from gateway.kms.service import Kms
+from gateway.quotas.enforcer import Charge
+from gateway.quotas.kms import charges_for, needs_params
 
 Handler = Callable[[Kms, Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -23,6 +26,10 @@ TARGET_PREFIX = "TrentService"
 class Operation:
     name: str
     handler: Handler
+    # Charged before parsing; empty when the handler charges (key-typed operations).
+    charges: tuple[Charge, ...]
+    # True when the charges depend on the request body (charged right after parsing).
+    charges_need_params: bool = False
 
 
 _HANDLERS: dict[str, Handler] = {
@@ -53,5 +60,6 @@ _HANDLERS: dict[str, Handler] = {
 }
 
 OPERATIONS: dict[str, Operation] = {
-    f"{TARGET_PREFIX}.{name}": Operation(name, handler) for name, handler in _HANDLERS.items()
+    f"{TARGET_PREFIX}.{name}": Operation(name, handler, charges_for(name), needs_params(name))
+    for name, handler in _HANDLERS.items()
 }

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from gateway.caller import Caller
 from gateway.crypto.batcher import CryptoBatcher
 from gateway.keys.repository import KeyRepository
 from gateway.keys.rootkey import RootKey
+from gateway.quotas.enforcer import Charge, QuotaEnforcer
+from gateway.quotas.kms import crypto_quota
 from gateway.store.base import Store
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceLimits:
-    """The documented resource quotas (kms-digest §7.1)."""
-
-    keys_per_region: int = 100_000
-    aliases_per_key: int = 50
-    tags_per_key: int = 50
-    policy_bytes: int = 32_768
 
 
 @dataclass(slots=True)
@@ -28,7 +21,17 @@ class Kms:
     keys: KeyRepository
     root_key: RootKey
     crypto: CryptoBatcher
-    limits: ResourceLimits = field(default_factory=ResourceLimits)
+    quotas: QuotaEnforcer
     # Length of one "day" of a deletion waiting period; shorter only in rehearsals and tests.
     day_seconds: float = 86_400.0
     clock: Callable[[], float] = time.time
+
+    def limit(self, caller: Caller, quota_id: str) -> int:
+        """A resource quota's value for the caller's account and region."""
+        return int(self.quotas.table.value(quota_id, caller.account, caller.region))
+
+    def charge_crypto(self, caller: Caller, operation: str, key_spec: str) -> None:
+        """Charge a key-typed cryptographic operation to its key type's shared quota."""
+        self.quotas.charge(
+            caller.account, caller.region, operation, (Charge(crypto_quota(key_spec)),)
+        )

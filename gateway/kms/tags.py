@@ -35,7 +35,7 @@ async def tag_resource(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[st
 
     def change(current: Key) -> Key:
         check_state(current, "TagResource")
-        tags = tags_from_wire(req["Tags"], current.tags, kms.limits.tags_per_key)
+        tags = tags_from_wire(req["Tags"], current.tags, kms.limit(caller, "kms:TagsPerKey"))
         return current.copy(tags=tags)
 
     await kms.keys.modify(key, change)
