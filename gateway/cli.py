@@ -11,6 +11,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import ssl
 import sys
@@ -106,10 +107,10 @@ def serve(settings: Settings) -> int:
     return _supervise(settings)
 
 
-def _shared_quota_path() -> Path:
-    # tmpfs when there is one: the table is hot shared memory, never worth writing to disk.
+def _runtime_path(suffix: str) -> Path:
+    # tmpfs when there is one: shared state that is hot and never worth writing to disk.
     base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
-    return base / f"kms-gateway-{os.getpid()}.quotas"
+    return base / f"kms-gateway-{os.getpid()}.{suffix}"
 
 
 def _supervise(settings: Settings) -> int:
@@ -119,8 +120,13 @@ def _supervise(settings: Settings) -> int:
     context = multiprocessing.get_context("spawn")
     stopping = False
     # One bucket table for all workers keeps the quotas exact across them.
-    quota_path = _shared_quota_path()
+    quota_path = _runtime_path("quotas")
     SharedLimiter.create(quota_path).close()
+    # Every worker's metric values go to files here; a scrape of any worker sums them all.
+    metrics_dir = _runtime_path("metrics")
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(mode=0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 
     def start() -> Any:
         process = context.Process(
@@ -147,11 +153,21 @@ def _supervise(settings: Settings) -> int:
         for i, process in enumerate(workers):
             if not process.is_alive() and not stopping:
                 log.error("worker exited; restarting", extra={"exitcode": process.exitcode})
+                _forget_worker_metrics(process.pid)
                 workers[i] = start()
     for process in workers:
         process.join(timeout=10)
     quota_path.unlink(missing_ok=True)
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _forget_worker_metrics(pid: int | None) -> None:
+    """A dead worker's live gauges must stop counting in the sums."""
+    from prometheus_client import multiprocess
+
+    if pid is not None:
+        multiprocess.mark_process_dead(pid)
 
 
 def _create_access_key(args: argparse.Namespace) -> int:

@@ -24,8 +24,8 @@
 #define GW_QUOTA_SLOT_SIZE 16
 /* How many slots from key % nslots a bucket may occupy. */
 #define GW_QUOTA_PROBE_LIMIT 32
-/* Largest capacity / count: the top bit of `used` marks a claim in progress. */
-#define GW_QUOTA_MAX_COUNT 0x7fffffff
+/* Largest capacity / count: the top two bits of `used` mark claim states. */
+#define GW_QUOTA_MAX_COUNT 0x3fffffff
 
 /* Return codes of gw_quota_take. */
 #define GW_QUOTA_TAKEN 1

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from prometheus_client import ProcessCollector
 
 from gateway.bootstrap import database_path
 from gateway.config import Settings
@@ -19,6 +20,11 @@ from gateway.keys.repository import KeyRepository
 from gateway.keys.rootkey import RootKey
 from gateway.kms.deletion import run_deletion_sweeper
 from gateway.kms.service import Kms
+from gateway.metrics import process
+from gateway.metrics.exposition import multiprocess_dir, render
+from gateway.metrics.live import LiveValue, register_live_values, sample_live_values
+from gateway.metrics.stored import snapshot
+from gateway.metrics.usage import GatewayMetrics
 from gateway.quotas.enforcer import QuotaEnforcer
 from gateway.quotas.limiter import Limiter, LocalLimiter
 from gateway.quotas.shared import SharedLimiter
@@ -29,6 +35,9 @@ SETTINGS = web.AppKey("settings", Settings)
 KMS = web.AppKey("kms", Kms)
 CREDENTIALS = web.AppKey("credentials", Credentials)
 ENDPOINT = web.AppKey("kms_endpoint", KmsEndpoint)
+METRICS = web.AppKey("metrics", GatewayMetrics)
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 async def _aws_json(request: web.Request) -> web.Response:
@@ -37,6 +46,43 @@ async def _aws_json(request: web.Request) -> web.Response:
 
 async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    app = request.app
+    stored = await snapshot(app[KMS].store)
+    body = render(app[METRICS].registry, stored)
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
+def _live_values(endpoint: KmsEndpoint, crypto: CryptoBatcher) -> list[LiveValue]:
+    return [
+        LiveValue(
+            "gateway_in_flight_requests",
+            "Requests being handled right now.",
+            lambda: endpoint.in_flight,
+        ),
+        LiveValue(
+            "gateway_crypto_queue_depth",
+            "Crypto items waiting for their batch.",
+            lambda: crypto.pending,
+        ),
+        LiveValue(
+            "gateway_crypto_in_flight",
+            "Crypto items inside a native call.",
+            lambda: crypto.in_flight,
+        ),
+        LiveValue(
+            "gateway_worker_resident_memory_bytes",
+            "Resident memory of the worker processes.",
+            process.resident_memory_bytes,
+        ),
+        LiveValue(
+            "gateway_worker_cpu_seconds",
+            "CPU time used by the worker processes.",
+            process.cpu_seconds,
+        ),
+    ]
 
 
 def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.Application:
@@ -48,11 +94,13 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
         root_key = RootKey.load(settings.data_dir, env=os.environ)
         store = SqliteStore(database_path(settings.data_dir))
         await store.open()
-        crypto = CryptoBatcher()
+        table = QuotaTable(settings.quota_overrides)
+        metrics = GatewayMetrics(table)
+        crypto = CryptoBatcher(on_batch=metrics.on_batch)
         limiter: Limiter = (
             SharedLimiter.attach(shared_quotas) if shared_quotas is not None else LocalLimiter()
         )
-        quotas = QuotaEnforcer(QuotaTable(settings.quota_overrides), limiter)
+        quotas = QuotaEnforcer(table, limiter, listener=metrics.on_charge)
         kms = Kms(
             store=store,
             keys=KeyRepository(store, root_key, cache_seconds=settings.key_cache_seconds),
@@ -62,27 +110,40 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
             day_seconds=settings.deletion_day_seconds,
         )
         credentials = Credentials(store, root_key)
-        app[KMS] = kms
-        app[CREDENTIALS] = credentials
         endpoint = KmsEndpoint(
             kms,
             credentials,
             max_body_bytes=settings.max_body_bytes,
             max_in_flight=settings.max_in_flight,
+            metrics=metrics,
         )
-        app[ENDPOINT] = endpoint
-        sweeper = asyncio.create_task(run_deletion_sweeper(kms, settings.deletion_sweep_seconds))
+        app[KMS], app[CREDENTIALS], app[ENDPOINT], app[METRICS] = (
+            kms,
+            credentials,
+            endpoint,
+            metrics,
+        )
+        tasks = [asyncio.create_task(run_deletion_sweeper(kms, settings.deletion_sweep_seconds))]
+        live = _live_values(endpoint, crypto)
+        if multiprocess_dir() is None:
+            register_live_values(metrics.registry, live)
+            ProcessCollector(registry=metrics.registry)
+        else:
+            tasks.append(asyncio.create_task(sample_live_values(metrics.registry, live)))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await crypto.close()
             limiter.close()
             await store.close()
 
     app.router.add_post("/", _aws_json)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
     app.cleanup_ctx.append(services)
     return app

@@ -26,6 +26,7 @@ from gateway.errors import (
 from gateway.iam.credentials import Credentials
 from gateway.kms.registry import OPERATIONS, TARGET_PREFIX
 from gateway.kms.service import Kms
+from gateway.metrics.usage import GatewayMetrics
 from gateway.protocol import awsjson, sigv4
 from gateway.protocol.shapes import ServiceShapes
 from gateway.quotas.kms import charges_for
@@ -43,8 +44,10 @@ class KmsEndpoint:
         *,
         max_body_bytes: int,
         max_in_flight: int,
+        metrics: GatewayMetrics,
     ) -> None:
         self._kms = kms
+        self._metrics = metrics
         self._credentials = credentials
         self._shapes = ServiceShapes("kms")
         self._shapes.compile_all()  # pay for the validators at start, not on first requests
@@ -57,6 +60,7 @@ class KmsEndpoint:
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
         operation = "-"
+        error_type: str | None = None
         close = False
         self.in_flight += 1
         try:
@@ -86,6 +90,7 @@ class KmsEndpoint:
             status = 200
         except AwsError as err:
             status, payload = err.status, awsjson.encode_error(err)
+            error_type = err.code
             close = close or isinstance(err, RequestEntityTooLargeException)
             log.info(
                 "request refused",
@@ -97,12 +102,15 @@ class KmsEndpoint:
             )
             err = KMSInternalException(f"An internal error occurred. Request ID: {request_id}")
             status, payload = err.status, awsjson.encode_error(err)
+            error_type = err.code
         finally:
             self.in_flight -= 1
         response = web.Response(body=payload, status=status, headers=_JSON_HEADERS)
         response.headers["x-amzn-RequestId"] = request_id
         if close:
             response.force_close()  # the body was never read
+        elapsed = time.perf_counter() - started
+        self._metrics.observe_request(operation, elapsed, error_type)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "request",
@@ -110,7 +118,7 @@ class KmsEndpoint:
                     "request_id": request_id,
                     "operation": operation,
                     "status": status,
-                    "seconds": round(time.perf_counter() - started, 6),
+                    "seconds": round(elapsed, 6),
                 },
             )
         return response

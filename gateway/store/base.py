@@ -55,6 +55,9 @@ class Store(Protocol):
 
     async def count_keys(self, account: str, region: str) -> int: ...
 
+    async def key_state_counts(self) -> list[tuple[str, str, str, int]]:
+        """(account, region, state, number of keys) for every non-empty combination."""
+
     async def delete_key(
         self, account: str, region: str, key_id: str, *, due_at: float | None = None
     ) -> None:

@@ -383,6 +383,14 @@ class SqliteStore:
         )
         return int(rows[0][0])
 
+    async def key_state_counts(self) -> list[tuple[str, str, str, int]]:
+        rows = await self._run(
+            self._read,
+            "SELECT account, region, state, count(*) FROM keys GROUP BY account, region, state",
+            (),
+        )
+        return [(str(a), str(r), str(s), int(n)) for a, r, s, n in rows]
+
     async def delete_key(
         self, account: str, region: str, key_id: str, *, due_at: float | None = None
     ) -> None:

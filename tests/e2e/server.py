@@ -129,5 +129,5 @@ class GatewayProcess:
             endpoint_url=self.url,
             aws_access_key_id=ACCESS_KEY_ID,
             aws_secret_access_key=SECRET_ACCESS_KEY,
-            config=Config(retries={"max_attempts": 1}, **config),
+            config=Config(**{"retries": {"max_attempts": 1}, **config}),
         )

@@ -1,0 +1,90 @@
+"""The ceiling of our stack: aiohttp on uvloop answering an Encrypt-sized JSON request.
+
+It does what every gateway request must do at the least (read the body, parse the JSON,
+serialise an answer of the same size) and nothing else: no SigV4, no keys, no crypto.
+Run: python -m loadtest.bare_server --port 8081 --processes 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import multiprocessing
+import os
+import signal
+
+import orjson
+from aiohttp import web
+
+# The gateway's ciphertext blob of a 32-byte plaintext is 82 bytes: answer the same size.
+_BLOB = base64.b64encode(os.urandom(82)).decode()
+_KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/" + "0" * 36
+
+
+async def _encrypt_shaped(request: web.Request) -> web.Response:
+    params = orjson.loads(await request.read())
+    body = orjson.dumps(
+        {
+            "CiphertextBlob": _BLOB,
+            "KeyId": params.get("KeyId", _KEY_ARN),
+            "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+        }
+    )
+    return web.Response(body=body, content_type="application/x-amz-json-1.1")
+
+
+async def _serve(port: int, reuse_port: bool) -> None:
+    app = web.Application()
+    app.router.add_post("/", _encrypt_shaped)
+    app.router.add_get("/", _ok)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port, reuse_port=reuse_port, backlog=1024)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+async def _ok(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+def _worker(port: int, reuse_port: bool) -> None:
+    import uvloop
+
+    uvloop.run(_serve(port, reuse_port))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--processes", type=int, default=1)
+    args = parser.parse_args()
+    if args.processes == 1:
+        _worker(args.port, False)
+        return
+    # The same shape as `gateway serve --workers N`: spawned processes on one SO_REUSEPORT port.
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_worker, args=(args.port, True)) for _ in range(args.processes)
+    ]
+    for process in workers:
+        process.start()
+
+    def stop(signum: int, frame: object) -> None:
+        for process in workers:
+            process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for process in workers:
+        process.join()
+
+
+if __name__ == "__main__":
+    main()

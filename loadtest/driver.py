@@ -1,0 +1,213 @@
+"""A cheap closed-loop (or rate-limited) HTTP/1.1 driver replaying pre-signed requests.
+
+Locust and aiohttp's client spend 100 µs or more of CPU per request, on the same two cores
+as the server under test. This driver writes pre-built request bytes on keep-alive
+connections with an asyncio ``Protocol`` and parses only the status line, Content-Length
+and, for errors, the ``__type``: a few tens of µs per request, so the server gets the cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+from loadtest import proctree
+from loadtest.stats import Summary, summarize
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection with at most one request in flight."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        at = head.find(b"content-length:")
+        if at < 0:
+            if b"transfer-encoding: chunked" in head:
+                self._fail(RuntimeError("chunked responses are not supported by this driver"))
+            return  # no length: the body ends when the server closes (connection_lost)
+        length = int(head[at + 15 : head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else None])
+        total = end + 4 + length
+        if len(self.buffer) < total:
+            return
+        status = int(self.buffer[9:12])
+        body = bytes(self.buffer[end + 4 : total])
+        del self.buffer[:total]
+        if b"connection: close" in head:
+            self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result((status, body))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        end = self.buffer.find(b"\r\n\r\n")
+        if end >= 0 and self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result((int(self.buffer[9:12]), bytes(self.buffer[end + 4 :])))
+            return
+        self._fail(exc or ConnectionResetError("connection closed by the server"))
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+
+
+class Client:
+    """A pool-less client: each caller coroutine owns one connection and reconnects as needed."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._conn: _Connection | None = None
+
+    async def send(self, wire: bytes) -> tuple[int, bytes]:
+        loop = asyncio.get_running_loop()
+        if self._conn is None or self._conn.closed:
+            _, self._conn = await loop.create_connection(_Connection, self.host, self.port)
+        conn = self._conn
+        conn.waiter = loop.create_future()
+        assert conn.transport is not None
+        conn.transport.write(wire)
+        try:
+            return await conn.waiter
+        finally:
+            conn.waiter = None
+
+    def close(self) -> None:
+        if self._conn is not None and self._conn.transport is not None:
+            self._conn.transport.close()
+
+
+def error_type(status: int, body: bytes) -> str | None:
+    """None for a success; else the AWS ``__type`` (without its namespace) or the status."""
+    if status == 200:
+        return None
+    try:
+        kind = str(orjson.loads(body).get("__type", ""))
+    except (orjson.JSONDecodeError, AttributeError):
+        kind = ""
+    return kind.rpartition("#")[2] or f"HTTP {status}"
+
+
+@dataclass(slots=True)
+class Run:
+    """Raw observations of a run; ``bodies`` only when asked (e.g. CreateKey's key ids)."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    bodies: list[bytes] = field(default_factory=list)
+
+
+async def drive(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    *,
+    concurrency: int,
+    seconds: float = 5.0,
+    warmup: float = 1.0,
+    rate: float | None = None,
+    total: int | None = None,
+    server_pids: Sequence[int] = (),
+    keep_bodies: bool = False,
+) -> tuple[Summary, Run]:
+    """Replay ``requests`` round robin from ``concurrency`` connections.
+
+    Closed loop by default: each connection sends its next request when the previous answer
+    arrives. With ``rate``, requests are due on a fixed schedule (open loop over the
+    connections) and latency counts from the due time, so a stalled server is not hidden
+    by the client waiting politely (coordinated omission). With ``total``, the run stops
+    after that many requests instead of after ``seconds``.
+    """
+    if not requests:
+        raise ValueError("no requests to send")
+    cycle = itertools.cycle(requests)
+    clients = [Client(host, port) for _ in range(concurrency)]
+    run = Run()
+    # Without a warm-up every answer counts (a CreateKey run needs all the key ids).
+    measuring = warmup <= 0
+    sent = 0
+    loop = asyncio.get_running_loop()
+    start_at = loop.time() + warmup
+    stop_at = start_at + seconds
+
+    async def one(client: Client, due: float) -> None:
+        try:
+            status, body = await client.send(next(cycle))
+        except (OSError, RuntimeError) as exc:
+            status, body = 0, type(exc).__name__.encode()
+            client.close()
+        if not measuring:
+            return
+        run.latencies.append(loop.time() - due)
+        if status == 0:
+            run.errors[body.decode()] += 1
+            return
+        kind = error_type(status, body)
+        if kind is not None:
+            run.errors[kind] += 1
+        elif keep_bodies:
+            run.bodies.append(body)
+
+    async def closed_loop(client: Client) -> None:
+        nonlocal sent
+        while loop.time() < stop_at and (total is None or sent < total):
+            sent += measuring
+            await one(client, loop.time())
+
+    async def scheduled(client: Client, index: int) -> None:
+        assert rate is not None
+        k = 0
+        while True:
+            due = start_at - warmup + (index + k * concurrency) / rate
+            if due >= stop_at:
+                return
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await one(client, due)
+            k += 1
+
+    async def measure_window() -> tuple[float, float, float]:
+        nonlocal measuring
+        await asyncio.sleep(max(0.0, start_at - loop.time()))
+        cpu0, t0 = proctree.cpu_seconds(list(server_pids)), loop.time()
+        measuring = True
+        while loop.time() < stop_at and (total is None or sent < total):
+            await asyncio.sleep(0.05)
+        cpu1, t1 = proctree.cpu_seconds(list(server_pids)), loop.time()
+        measuring = False
+        return t1 - t0, cpu0, cpu1
+
+    if rate is None:
+        workers = [closed_loop(c) for c in clients]
+    else:
+        workers = [scheduled(c, i) for i, c in enumerate(clients)]
+    (elapsed, cpu0, cpu1), *_ = await asyncio.gather(measure_window(), *workers)
+    for client in clients:
+        client.close()
+    cpu = cpu1 - cpu0 if server_pids else None
+    return summarize(run.latencies, elapsed, run.errors, cpu), run
+
+
+def run_sync(fn: Callable[[], object]) -> object:
+    """Run a coroutine factory on uvloop when it is installed (it is: the gateway needs it)."""
+    import uvloop
+
+    return uvloop.run(fn())  # type: ignore[arg-type]
