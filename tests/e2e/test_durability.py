@@ -13,6 +13,20 @@ from tests.e2e.server import GatewayProcess
 
 # Keep the waiting period real-length: a sweep must not destroy the key while we restart.
 LONG_DAYS = {"GATEWAY_DELETION_DAY_SECONDS": "86400"}
+# These tests are about durability, not quotas: lift the management request quotas.
+UNTHROTTLED = [
+    "kms:CreateKey", "kms:CreateAlias", "kms:UpdateAlias", "kms:DisableKey", "kms:EnableKey",
+    "kms:TagResource", "kms:UpdateKeyDescription", "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+]
+
+
+def unthrottled_config(directory: Path) -> Path:
+    path = directory / "unthrottled.toml"
+    path.write_text("".join(
+        f'[[quota]]\nname = "{name}"\nvalue = 100000\n\n' for name in UNTHROTTLED
+    ))
+    return path
 
 
 @pytest.fixture
@@ -28,7 +42,8 @@ def servers(tmp_path: Path) -> Iterator[list[GatewayProcess]]:
 
 
 def start(servers: list[GatewayProcess], data_dir: Path) -> GatewayProcess:
-    server = GatewayProcess(data_dir, extra_env=LONG_DAYS)
+    config = unthrottled_config(data_dir.parent)
+    server = GatewayProcess(data_dir, extra_env=LONG_DAYS, extra_args=["--config", str(config)])
     servers.append(server)
     return server.start()
 

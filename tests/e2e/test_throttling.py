@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.e2e.rawclient import signed_headers

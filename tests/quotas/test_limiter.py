@@ -33,7 +33,8 @@ MakeLimiter = Callable[..., Limiter]
 def make_limiter(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeLimiter]:
     made: list[Limiter] = []
 
-    def make(clock: Callable[[], float] = FakeClock()) -> Limiter:
+    def make(clock: Callable[[], float] | None = None) -> Limiter:
+        clock = clock or FakeClock()
         limiter: Limiter
         if request.param == "local":
             limiter = LocalLimiter(clock=clock)
@@ -175,7 +176,9 @@ def test_local_limiter_drops_finished_windows_before_live_ones() -> None:
 
 def _probe_starts_apart(names: list[str], nslots: int) -> bool:
     starts = sorted(bucket_key(name) % nslots for name in names)
-    gaps = [b - a for a, b in zip(starts, starts[1:])] + [starts[0] + nslots - starts[-1]]
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)] + [
+        starts[0] + nslots - starts[-1]
+    ]
     return min(gaps) > 32
 
 

@@ -1,0 +1,91 @@
+"""Key resolution and caching over a real SQLite store."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from gateway.caller import Caller
+from gateway.errors import NotFoundException
+from gateway.keys.model import Alias, Key, KeyState, WrappedMaterial
+from gateway.keys.repository import KeyRepository, is_key_id
+from gateway.keys.rootkey import RootKey, material_aad
+from gateway.store.sqlite import SqliteStore
+
+ACCOUNT, REGION = "111122223333", "us-east-1"
+CALLER = Caller(ACCOUNT, REGION, f"arn:aws:iam::{ACCOUNT}:root", "AKIAEXAMPLE")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def setup(tmp_path):
+    store = SqliteStore(tmp_path / "db")
+    await store.open()
+    root = RootKey(b"\x01" * 32)
+    clock = Clock()
+    repo = KeyRepository(store, root, cache_seconds=1.0, clock=clock)
+    key = Key(ACCOUNT, REGION, str(uuid.uuid4()), 0.0)
+    material = b"m" * 32
+    wrapped = root.wrap(material, material_aad(key.arn, 1))
+    await store.create_key(key, WrappedMaterial(key.key_id, 1, wrapped, 0.0))
+    await store.create_alias(Alias(ACCOUNT, REGION, "alias/app", key.key_id, 0.0, 0.0))
+    yield store, repo, key, material, clock
+    await store.close()
+
+
+def test_key_id_forms() -> None:
+    assert is_key_id(str(uuid.uuid4()))
+    assert is_key_id("mrk-" + uuid.uuid4().hex)
+    for bad in ("", "alias/x", "1234", str(uuid.uuid4()).upper(), "mrk-xyz"):
+        assert not is_key_id(bad)
+
+
+async def test_resolves_every_form(setup) -> None:
+    _, repo, key, _, _ = setup
+    for ref in (key.key_id, key.arn, "alias/app", f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/app"):
+        assert (await repo.resolve(CALLER, ref)).key_id == key.key_id
+
+
+async def test_aliases_refused_where_aws_refuses_them(setup) -> None:
+    _, repo, _, _, _ = setup
+    with pytest.raises(NotFoundException):
+        await repo.resolve(CALLER, "alias/app", aliases=False)
+
+
+async def test_other_region_or_account_arn_is_not_found(setup) -> None:
+    _, repo, key, _, _ = setup
+    for arn in (key.arn.replace(REGION, "eu-west-1"), key.arn.replace(ACCOUNT, "444455556666")):
+        with pytest.raises(NotFoundException):
+            await repo.resolve(CALLER, arn)
+
+
+async def test_material_unwraps_and_missing_version_is_none(setup) -> None:
+    _, repo, key, material, _ = setup
+    assert await repo.material(key, 1) == material
+    assert await repo.material(key, 2) is None
+
+
+async def test_cache_sees_other_writers_after_its_ttl(setup) -> None:
+    store, repo, key, _, clock = setup
+    assert (await repo.get(ACCOUNT, REGION, key.key_id)).state is KeyState.ENABLED
+    await store.update_key(key.copy(state=KeyState.DISABLED))  # another worker's change
+    assert (await repo.get(ACCOUNT, REGION, key.key_id)).state is KeyState.ENABLED
+    clock.now += 1.5
+    assert (await repo.get(ACCOUNT, REGION, key.key_id)).state is KeyState.DISABLED
+
+
+async def test_modify_retries_on_a_stale_copy_without_undoing_the_other_change(setup) -> None:
+    store, repo, key, _, _ = setup
+    stale = await repo.get(ACCOUNT, REGION, key.key_id)
+    await store.update_key(key.copy(description="from another worker"))
+    changed = await repo.modify(stale, lambda k: k.copy(tags={**k.tags, "a": "1"}))
+    assert changed.description == "from another worker" and changed.tags == {"a": "1"}
+    assert await store.get_key(ACCOUNT, REGION, key.key_id) == changed
