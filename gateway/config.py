@@ -76,6 +76,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("tls_cert and tls_key must be given together")
     if s.deletion_day_seconds <= 0 or s.deletion_sweep_seconds <= 0:
         raise ConfigError("deletion_day_seconds and deletion_sweep_seconds must be positive")
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(
+            f"log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {s.log_level!r}"
+        )
     if s.max_in_flight < 1:
         raise ConfigError(f"max_in_flight must be at least 1, got {s.max_in_flight}")
     if s.max_body_bytes < 1024:

@@ -20,6 +20,17 @@ SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 ACCOUNT = "111122223333"
 
 
+def lifted_quotas_toml(value: float = 1_000_000) -> str:
+    """A config lifting every request-rate quota, so only tests about quotas meet them."""
+    from gateway.quotas.table import DEFAULT_QUOTAS
+
+    return "".join(
+        f'[[quota]]\nname = "{quota.id}"\nvalue = {value}\n'
+        for quota in DEFAULT_QUOTAS.values()
+        if quota.kind == "rate"
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -50,6 +61,13 @@ class GatewayProcess:
             **(extra_env or {}),
         }
         self.extra_args = extra_args or []
+        if "--config" not in self.extra_args and "GATEWAY_CONFIG" not in self.env:
+            # Functional tests make management calls faster than the documented 5/s; the
+            # quota tests start their servers with quota configs of their own.
+            config = data_dir.parent / f"lifted-quotas-{self.port}.toml"
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(lifted_quotas_toml())
+            self.extra_args = [*self.extra_args, "--config", str(config)]
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"gateway-{self.port}.log"
         self.scheme = "http"
