@@ -234,7 +234,7 @@ def test_processes_hammering_several_buckets_get_exactly_each_capacity(
     start = spawn_manager.Barrier(PROCESSES)
     buckets = [f"acct-{i}|us-east-1|kms:crypto" for i in range(12)]
     results = _run(_hammer_one_window, lambda _ctx, _w: (str(path), buckets, 300, 200, start))
-    totals = sum(results, Counter())
+    totals: Counter[str] = sum(results, Counter())
     assert totals == Counter({bucket: 300 for bucket in buckets})
 
 
@@ -252,8 +252,8 @@ def test_eviction_pressure_never_lets_a_bucket_exceed_its_capacity(
         _hammer_windows,
         lambda _ctx, worker: (str(path), worker, seconds, per_second, skewed, barrier),
     )
-    wins = sum((r[0] for r in results), Counter())
-    full = sum((r[1] for r in results), Counter())
+    wins: Counter[tuple[str, int]] = sum((r[0] for r in results), Counter())
+    full: Counter[tuple[str, int]] = sum((r[1] for r in results), Counter())
     # Each bucket is offered 16 takes per second against a capacity of 3.
     assert max(wins.values()) <= 3
     if not skewed:  # unskewed, every offered (bucket, window) is offered 16 > 3 takes
@@ -264,3 +264,64 @@ def test_eviction_pressure_never_lets_a_bucket_exceed_its_capacity(
                 assert wins[bucket_window] == 3, bucket_window
     # Table-full refusals stay rare even at this load.
     assert sum(full.values()) < seconds * (per_second + 1) * 16 // 20
+
+
+# Keys crafted so round r's bucket starts probing at slot 64 * r of a 65536-slot table.
+_RACE_SLOTS = 65536
+_RACE_ROUNDS = 1000
+_RACE_T = 10_000  # even, so now_sec T and T + 1 share the 2-second window ending T + 2
+_RACE_LIVE_BLOCKERS = 30  # make every probe scan long, so two scans really overlap
+
+
+def _race_key(round_: int, which: int) -> int:
+    return 64 * round_ + _RACE_SLOTS * which
+
+
+def _claim_race(path: str, worker: int, arrived, outcomes) -> None:  # type: ignore[no-untyped-def]
+    """Runs in a spawned process: one take per round on a fresh bucket, at the native level.
+
+    Worker 1 reads now_sec T + 1, for which the blocker at the bucket's start slot is stale
+    and can be reclaimed; worker 0 reads T, for which it is live, so it claims a slot past
+    the live blockers: exactly the race that could leave two live slots for one bucket.
+    A spin barrier (no sleeping) starts both scans within about a microsecond.
+    """
+    limiter = SharedLimiter.attach(Path(path))
+    now_sec = _RACE_T + 1 if worker % 2 else _RACE_T
+    counter = arrived.get_obj()
+    for round_ in range(_RACE_ROUNDS):
+        with arrived.get_lock():
+            counter.value += 1
+        while counter.value < 2 * (round_ + 1):
+            pass
+        outcomes[worker * _RACE_ROUNDS + round_] = _quota.lib.gw_quota_take(
+            limiter._table, limiter.nslots, _race_key(round_, 1), _RACE_T + 2, 1, 1, now_sec
+        )
+    limiter.close()
+
+
+def test_racing_claims_that_disagree_on_a_stale_slot_grant_one_take(tmp_path: Path) -> None:
+    path = tmp_path / "quota"
+    parent = SharedLimiter.create(path, nslots=_RACE_SLOTS)
+    take = _quota.lib.gw_quota_take
+    for round_ in range(_RACE_ROUNDS):
+        # The start slot: a blocker whose window ends at T; then live blockers.
+        assert take(parent._table, _RACE_SLOTS, _race_key(round_, 2), _RACE_T, 1, 1, 0) == 1
+        for b in range(_RACE_LIVE_BLOCKERS):
+            key = _race_key(round_, 3 + b)
+            assert take(parent._table, _RACE_SLOTS, key, 1 << 31, 1, 1, 0) == 1
+    parent.close()
+    context = multiprocessing.get_context("spawn")
+    arrived = context.Value("q", 0)
+    outcomes = context.Array("i", 2 * _RACE_ROUNDS, lock=False)
+    workers = [
+        context.Process(target=_claim_race, args=(str(path), w, arrived, outcomes))
+        for w in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    per_round = [outcomes[r] + outcomes[_RACE_ROUNDS + r] for r in range(_RACE_ROUNDS)]
+    assert set(outcomes[:]) <= {0, 1}
+    assert per_round == [1] * _RACE_ROUNDS
