@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -49,19 +50,39 @@ ENV_NAMES = {
 }
 
 
+_INTS = ("port", "workers", "max_body_bytes", "max_in_flight")
+_FLOATS = ("key_cache_seconds", "deletion_sweep_seconds", "deletion_day_seconds")
+_PATHS = ("data_dir", "config", "tls_cert", "tls_key")
+
+
 def _convert(name: str, raw: Any, source: str) -> Any:
-    default = Settings.__dataclass_fields__[name].type
+    """Turn a raw value into the setting's type; TOML values must already have that type."""
+    kind = Settings.__dataclass_fields__[name].type
+    error = ConfigError(f"{name} from {source}: {raw!r} is not a valid {kind}")
+    typed = not isinstance(raw, str)  # a TOML value, not text from a flag or the environment
+    if isinstance(raw, bool):
+        raise error
     try:
-        if name in ("port", "workers", "max_body_bytes", "max_in_flight"):
+        if name in _INTS:
+            if typed and not isinstance(raw, int):
+                raise error
             value: Any = int(raw)
-        elif name in ("key_cache_seconds", "deletion_sweep_seconds", "deletion_day_seconds"):
+        elif name in _FLOATS:
+            if typed and not isinstance(raw, int | float):
+                raise error
             value = float(raw)
-        elif name in ("data_dir", "config", "tls_cert", "tls_key"):
+            if not math.isfinite(value):
+                raise error
+        elif name in _PATHS:
+            if typed and not isinstance(raw, str | os.PathLike):
+                raise error
             value = Path(str(raw)).expanduser()
         else:
+            if typed:
+                raise error
             value = str(raw)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name} from {source}: {raw!r} is not a valid {default}") from None
+        raise error from None
     return value
 
 
@@ -98,15 +119,19 @@ def load_settings(
     if config_path:
         path = Path(config_path).expanduser()
         try:
-            table = tomllib.loads(path.read_text())
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"config file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {path}: not UTF-8 text") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
         section = table.get("gateway", table)
         for name, raw in section.items():
-            if name not in ENV_NAMES or isinstance(raw, dict):
-                continue  # other sections (quotas, ...) belong to their own modules
+            if name in ("gateway", "quota"):
+                continue  # the [gateway] table itself; [[quota]] is read below
+            if name not in ENV_NAMES or name == "config":
+                raise ConfigError(f"config file {path}: unknown setting {name!r}")
             values[name] = _convert(name, raw, f"config file {path}")
         try:
             values["quota_overrides"] = tuple(parse_overrides(table.get("quota", [])))

@@ -11,7 +11,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from tests.e2e.server import ACCESS_KEY_ID, SECRET_ACCESS_KEY, GatewayProcess
 
@@ -23,7 +25,10 @@ def cli_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         AWS_DEFAULT_REGION="us-east-1",
         AWS_CONFIG_FILE=str(tmp_path / "no-such-config"),
         AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-such-credentials"),
-        AWS_MAX_ATTEMPTS="1",
+        # The shared gateway enforces CreateKey's 5/s quota across all tests; the CLI's
+        # own retries on ThrottlingException are part of what is exercised.
+        AWS_RETRY_MODE="standard",
+        AWS_MAX_ATTEMPTS="10",
     )
     env.update(overrides)
     return env
@@ -72,7 +77,11 @@ def test_cli_reports_a_wrong_encryption_context_as_invalid_ciphertext(gateway, t
     env = cli_env(
         tmp_path, AWS_ACCESS_KEY_ID=ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY
     )
-    kms = gateway.client("kms")
+    kms = boto3.client(
+        "kms", region_name="us-east-1", endpoint_url=gateway.url,
+        aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY,
+        config=Config(retries={"mode": "standard", "max_attempts": 10}),
+    )
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"x", EncryptionContext={"a": "1"})[
         "CiphertextBlob"

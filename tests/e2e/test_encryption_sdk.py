@@ -10,10 +10,12 @@ import os
 from pathlib import Path
 
 import aws_encryption_sdk
+import boto3
 import botocore.session
 import pytest
 from aws_encryption_sdk import CommitmentPolicy, StrictAwsKmsMasterKeyProvider
 from aws_encryption_sdk.exceptions import DecryptKeyError
+from botocore.config import Config
 
 from tests.e2e.server import ACCESS_KEY_ID, SECRET_ACCESS_KEY, GatewayProcess
 
@@ -26,6 +28,16 @@ def gateway_session(server: GatewayProcess, tmp_path: Path) -> botocore.session.
     session.set_config_variable("credentials_file", str(tmp_path / "no-such-credentials"))
     session.set_credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY)
     return session
+
+
+@pytest.fixture
+def kms(gateway: GatewayProcess):
+    """The shared gateway enforces CreateKey's 5/s quota across all tests: retry like SDKs do."""
+    return boto3.client(
+        "kms", region_name="us-east-1", endpoint_url=gateway.url,
+        aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY,
+        config=Config(retries={"mode": "standard", "max_attempts": 10}),
+    )
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ to each worker and send signed requests over it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -153,9 +154,8 @@ def wait_until(condition, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-@pytest.fixture
-def two_workers(tmp_path: Path) -> Iterator[GatewayProcess]:
-    server = GatewayProcess(tmp_path / "data", workers=2)
+def start_two_workers(data_dir: Path) -> Iterator[GatewayProcess]:
+    server = GatewayProcess(data_dir, workers=2)
     try:
         server.start()
         wait_until(lambda: len(listening_workers(server)) == 2, 20, "both workers to listen")
@@ -164,17 +164,28 @@ def two_workers(tmp_path: Path) -> Iterator[GatewayProcess]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """Shared by the tests that leave two healthy workers behind."""
+    yield from start_two_workers(tmp_path_factory.mktemp("workers") / "data")
+
+
 @pytest.fixture
-def pinned(two_workers: GatewayProcess) -> Iterator[dict[int, PinnedKms]]:
+def own_two_workers(tmp_path: Path) -> Iterator[GatewayProcess]:
+    yield from start_two_workers(tmp_path / "data")
+
+
+@contextlib.contextmanager
+def pin_each_worker(server: GatewayProcess) -> Iterator[dict[int, PinnedKms]]:
     """One kept-alive connection served by each worker, keyed by worker pid."""
     by_worker: dict[int, PinnedKms] = {}
     opened: list[PinnedKms] = []
     try:
         for _ in range(64):
-            conn = PinnedKms(two_workers)
+            conn = PinnedKms(server)
             opened.append(conn)
             conn.ok("ListKeys")  # The worker has accepted the connection once it answers.
-            pid = serving_worker(two_workers, conn.local_port)
+            pid = serving_worker(server, conn.local_port)
             if pid is not None and pid not in by_worker:
                 by_worker[pid] = conn
             if len(by_worker) == 2:
@@ -184,6 +195,12 @@ def pinned(two_workers: GatewayProcess) -> Iterator[dict[int, PinnedKms]]:
     finally:
         for conn in opened:
             conn.close()
+
+
+@pytest.fixture
+def pinned(two_workers: GatewayProcess) -> Iterator[dict[int, PinnedKms]]:
+    with pin_each_worker(two_workers) as by_worker:
+        yield by_worker
 
 
 def test_two_worker_processes_serve_one_port(two_workers, pinned):
@@ -250,16 +267,20 @@ def test_a_killed_worker_is_replaced(two_workers, pinned):
         kms.close()
 
 
-def test_sigterm_stops_every_worker(two_workers, pinned):
-    assert two_workers.process is not None
-    parent = two_workers.process
+def test_sigterm_stops_every_worker(own_two_workers):
+    server = own_two_workers
+    assert server.process is not None
+    parent = server.process
     descendants = children(parent.pid)
-    workers = worker_pids(two_workers)
+    workers = worker_pids(server)
     assert len(workers) == 2 and set(workers) <= set(descendants)
-    parent.send_signal(signal.SIGTERM)
-    assert parent.wait(timeout=15) == 0
+    # Both workers hold an idle kept-alive connection, which must not delay the shutdown.
+    with pin_each_worker(server) as connections:
+        assert set(connections) == set(workers)
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=15) == 0
     wait_until(lambda: not any(alive(pid) for pid in descendants), 10,
                f"children {descendants} to exit")
     assert not any(
-        lport == two_workers.port and state == TCP_LISTEN for lport, _, state, _ in tcp_sockets()
+        lport == server.port and state == TCP_LISTEN for lport, _, state, _ in tcp_sockets()
     ), "something still listens on the port"
