@@ -61,6 +61,26 @@ def _failure(shown: str | None, path: str, constraint: str) -> str:
     return f"Value '{shown}' at '{path}' failed to satisfy constraint: {constraint}"
 
 
+def _check_size(
+    value: list[Any] | dict[str, Any],
+    path: str,
+    lo: int | None,
+    hi: int | None,
+    show: bool,
+    errors: list[str],
+) -> None:
+    """A list's or map's min/max constraint, in AWS's words."""
+    size = len(value)
+    if hi is not None and size > hi:
+        shown = _render(value) if show else None
+        errors.append(_failure(shown, path, f"Member must have length less than or equal to {hi}"))
+    if lo is not None and size < lo:
+        shown = _render(value) if show else None
+        errors.append(
+            _failure(shown, path, f"Member must have length greater than or equal to {lo}")
+        )
+
+
 def _null(path: str) -> str:
     return f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
 
@@ -330,19 +350,7 @@ class _Compiler:
                     errors.append(_null(where))
                     continue
                 out.append(element(item, where, errors))
-            size = len(value)
-            if (hi is not None and size > hi) or (lo is not None and size < lo):
-                shown = _render(value) if show else None
-                if hi is not None and size > hi:
-                    errors.append(
-                        _failure(shown, path, f"Member must have length less than or equal to {hi}")
-                    )
-                if lo is not None and size < lo:
-                    errors.append(
-                        _failure(
-                            shown, path, f"Member must have length greater than or equal to {lo}"
-                        )
-                    )
+            _check_size(value, path, lo, hi, show, errors)
             return out
 
         return list_
@@ -366,19 +374,7 @@ class _Compiler:
                     errors.append(_null(f"{path}.{index}.value"))
                     continue
                 out[key] = value_conv(item, f"{path}.{index}.value", errors)
-            size = len(value)
-            if (hi is not None and size > hi) or (lo is not None and size < lo):
-                shown = _render(value) if show else None
-                if hi is not None and size > hi:
-                    errors.append(
-                        _failure(shown, path, f"Member must have length less than or equal to {hi}")
-                    )
-                if lo is not None and size < lo:
-                    errors.append(
-                        _failure(
-                            shown, path, f"Member must have length greater than or equal to {lo}"
-                        )
-                    )
+            _check_size(value, path, lo, hi, show, errors)
             return out
 
         return map_
