@@ -18,6 +18,8 @@ class AwsError(Exception):
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
         self.message = message
+        # Set when the key-state table refused the request: the state that refused it.
+        self.key_state: str | None = None
 
     @property
     def code(self) -> str:

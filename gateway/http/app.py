@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
-from prometheus_client import ProcessCollector
+from prometheus_client import ProcessCollector, disable_created_metrics
 
 from gateway.bootstrap import database_path
 from gateway.config import Settings
@@ -78,8 +78,8 @@ def _live_values(endpoint: KmsEndpoint, crypto: CryptoBatcher) -> list[LiveValue
             process.resident_memory_bytes,
         ),
         LiveValue(
-            "gateway_worker_cpu_seconds",
-            "CPU time used by the worker processes.",
+            "gateway_worker_cpu_seconds_total",
+            "CPU time used by the worker processes (drops when a worker restarts).",
             process.cpu_seconds,
         ),
     ]
@@ -89,6 +89,9 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
     """The app of one worker; ``shared_quotas`` is the bucket table the workers share."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    # The *_created series double every counter and appear only in single-process mode;
+    # without them the output is the same whatever the number of workers.
+    disable_created_metrics()
 
     async def services(app: web.Application) -> AsyncIterator[None]:
         root_key = RootKey.load(settings.data_dir, env=os.environ)

@@ -61,6 +61,7 @@ class KmsEndpoint:
         started = time.perf_counter()
         operation = "-"
         error_type: str | None = None
+        key_state: str | None = None
         close = False
         self.in_flight += 1
         try:
@@ -90,7 +91,7 @@ class KmsEndpoint:
             status = 200
         except AwsError as err:
             status, payload = err.status, awsjson.encode_error(err)
-            error_type = err.code
+            error_type, key_state = err.code, err.key_state
             close = close or isinstance(err, RequestEntityTooLargeException)
             log.info(
                 "request refused",
@@ -110,7 +111,7 @@ class KmsEndpoint:
         if close:
             response.force_close()  # the body was never read
         elapsed = time.perf_counter() - started
-        self._metrics.observe_request(operation, elapsed, error_type)
+        self._metrics.observe_request(operation, elapsed, error_type, key_state)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "request",

@@ -81,6 +81,7 @@ _RULES = {
             "Sign",
             "Verify",
             "GetPublicKey",
+            "DeriveSharedSecret",
             "CreateGrant",
         ),
         _CRYPTO,

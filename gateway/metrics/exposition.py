@@ -27,7 +27,7 @@ class _Forward(Collector):
         self._registry = registry
 
     def collect(self) -> Iterator[Metric]:
-        return self._registry.collect()
+        yield from self._registry.collect()
 
 
 def render(app_registry: CollectorRegistry, stored: StoredSnapshot) -> bytes:

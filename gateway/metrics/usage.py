@@ -55,6 +55,12 @@ class GatewayMetrics:
             ("operation", "error_type"),
             registry=r,
         )
+        self.key_state_refusals = Counter(
+            "gateway_key_state_refusals",
+            "Requests refused by the key-state table, by operation and the key's state.",
+            ("operation", "key_state"),
+            registry=r,
+        )
         self.requests = Histogram(
             "gateway_request_duration_seconds",
             "Time from request start to response, by operation.",
@@ -98,7 +104,13 @@ class GatewayMetrics:
             self.service_quota.labels(*ident).set(self._table.value(quota, account, region))
         child.inc()
 
-    def observe_request(self, operation: str, seconds: float, error_type: str | None) -> None:
+    def observe_request(
+        self,
+        operation: str,
+        seconds: float,
+        error_type: str | None,
+        key_state: str | None = None,
+    ) -> None:
         child = self._request_children.get(operation)
         if child is None:
             child = self.requests.labels(operation)
@@ -106,6 +118,8 @@ class GatewayMetrics:
         child.observe(seconds)
         if error_type is not None:
             self.errors.labels(operation, error_type).inc()
+        if key_state is not None:
+            self.key_state_refusals.labels(operation, key_state).inc()
 
     def on_batch(self, operation: str, items: int, seconds: float) -> None:
         self.batch_size.labels(operation).observe(items)
