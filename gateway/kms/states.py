@@ -105,4 +105,7 @@ def check_state(key: Key, operation: str) -> None:
         return  # DescribeKey, List*, policies, DeleteAlias ...: every state allowed
     refuse = rule.get(key.state)
     if refuse is not None:
-        raise refuse(key)
+        error = refuse(key)
+        # Metrics count refusals by the key's state (alerts on use of keys pending deletion).
+        error.key_state = key.state.value
+        raise error
