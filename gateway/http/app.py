@@ -142,6 +142,7 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await crypto.close()
+            kms.handles.close()  # native key handles, once no batch can still use them
             limiter.close()
             await store.close()
 

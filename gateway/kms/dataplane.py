@@ -1,5 +1,6 @@
-"""The symmetric data path: Encrypt, Decrypt, ReEncrypt, GenerateDataKey(+WithoutPlaintext),
-GenerateRandom. AES-256-GCM goes through the crypto batcher.
+"""The data path: Encrypt, Decrypt, ReEncrypt, GenerateDataKey(+WithoutPlaintext),
+GenerateRandom. AES-256-GCM goes through the crypto batcher; RSA ENCRYPT_DECRYPT keys
+through asymmetric_crypto.
 
 API reference: https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html
 """
@@ -13,16 +14,17 @@ from gateway.caller import Caller
 from gateway.crypto import AuthenticationError
 from gateway.errors import (
     CustomKeyStoreNotFoundException,
-    DryRunOperationException,
     IncorrectKeyException,
     InvalidCiphertextException,
     InvalidKeyUsageException,
-    UnsupportedOperationException,
     ValidationException,
 )
 from gateway.keys import blob
 from gateway.keys.context import encode_context
 from gateway.keys.model import Key
+from gateway.kms import asymmetric_crypto
+from gateway.kms.checks import dry_run, incompatible, reject_recipient, wrong_usage
+from gateway.kms.keyspecs import SPECS
 from gateway.kms.service import Kms
 from gateway.kms.states import check_state
 
@@ -30,39 +32,43 @@ SYMMETRIC = "SYMMETRIC_DEFAULT"
 DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
 
 
-def _dry_run(req: dict[str, Any]) -> None:
-    if req.get("DryRun"):
-        raise DryRunOperationException(
-            "The request would have succeeded, but the DryRun option is set."
-        )
-
-
-def _check_usable(key: Key, operation: str, algorithm: str | None) -> None:
+def _check_usable(key: Key, operation: str, algorithm: str | None) -> str:
+    """Check state, usage and algorithm; returns the algorithm the operation uses."""
     check_state(key, operation)
     if key.key_usage != "ENCRYPT_DECRYPT":
-        raise InvalidKeyUsageException(
-            f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}."
-        )
-    if algorithm not in (None, SYMMETRIC):
-        raise InvalidKeyUsageException(
-            f"The encryption algorithm {algorithm} is not valid for {key.arn}."
-        )
+        raise wrong_usage(key, operation)
+    effective = algorithm or SYMMETRIC
+    if effective not in SPECS[key.key_spec].algorithms(key.key_usage)["EncryptionAlgorithms"]:
+        raise incompatible(effective, key)
+    return effective
 
 
-def _reject_recipient(req: dict[str, Any]) -> None:
-    if "Recipient" in req:
-        raise UnsupportedOperationException(
-            "Recipient (Nitro Enclaves attestation) is not supported by this gateway."
-        )
+def check_symmetric(key: Key, operation: str) -> None:
+    """Data keys and data key pairs are only made under symmetric encryption keys."""
+    _check_usable(key, operation, None)
 
 
-async def _seal(kms: Kms, key: Key, plaintext: bytes, context: dict[str, str] | None) -> bytes:
+def _is_rsa(key: Key) -> bool:
+    return key.key_spec.startswith("RSA_")
+
+
+async def seal(kms: Kms, key: Key, plaintext: bytes, context: dict[str, str] | None) -> bytes:
+    """A KMS ciphertext blob of ``plaintext`` under a symmetric key's current material."""
     material = await kms.keys.material(key, key.current_version)
     if material is None:
         raise InvalidKeyUsageException(f"{key.arn} has no key material.")
     header = blob.header_for(key.key_id, key.current_version)
     sealed = await kms.crypto.seal(material, plaintext, header + encode_context(context))
     return blob.encode(header, sealed.iv, sealed.ciphertext, sealed.tag)
+
+
+async def _encrypt_with(
+    kms: Kms, key: Key, plaintext: bytes, context: dict[str, str] | None, algorithm: str
+) -> bytes:
+    if _is_rsa(key):
+        asymmetric_crypto.refuse_context(context)
+        return await asymmetric_crypto.encrypt(kms, key, plaintext, algorithm)
+    return await seal(kms, key, plaintext, context)
 
 
 async def _open(
@@ -75,9 +81,16 @@ async def _open(
     algorithm: str | None,
     *,
     charge: bool,
-) -> tuple[Key, bytes]:
+) -> tuple[Key, bytes, str]:
     """Decrypt a blob; every failure that is not about the named key is one error."""
     requested = await kms.keys.resolve(caller, key_ref) if key_ref is not None else None
+    if requested is not None and _is_rsa(requested):
+        # Asymmetric ciphertexts carry no key id: Decrypt needs the KeyId to get here.
+        if charge:
+            kms.charge_crypto(caller, operation, requested.key_spec)
+        used = _check_usable(requested, operation, algorithm)
+        asymmetric_crypto.refuse_context(context)
+        return requested, await asymmetric_crypto.decrypt(kms, requested, data, used), used
     try:
         parsed = blob.decode(data)
     except ValueError:
@@ -93,7 +106,7 @@ async def _open(
         kms.charge_crypto(caller, operation, key.key_spec if key else SYMMETRIC)
     if key is None:
         raise InvalidCiphertextException("")
-    _check_usable(key, operation, algorithm)
+    used = _check_usable(key, operation, algorithm)
     material = await kms.keys.material(key, parsed.version)
     if material is None:
         raise InvalidCiphertextException("")
@@ -107,28 +120,31 @@ async def _open(
         )
     except AuthenticationError:
         raise InvalidCiphertextException("") from None
-    return key, plaintext
+    return key, plaintext, used
 
 
 async def encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html"""
     key = await kms.keys.resolve(caller, req["KeyId"])
     kms.charge_crypto(caller, "Encrypt", key.key_spec)
-    _check_usable(key, "Encrypt", req.get("EncryptionAlgorithm"))
-    _dry_run(req)
-    ciphertext = await _seal(kms, key, req["Plaintext"], req.get("EncryptionContext"))
-    return {"CiphertextBlob": ciphertext, "KeyId": key.arn, "EncryptionAlgorithm": SYMMETRIC}
+    algorithm = _check_usable(key, "Encrypt", req.get("EncryptionAlgorithm"))
+    context = req.get("EncryptionContext")
+    if _is_rsa(key):
+        asymmetric_crypto.refuse_context(context)
+    dry_run(req)
+    ciphertext = await _encrypt_with(kms, key, req["Plaintext"], context, algorithm)
+    return {"CiphertextBlob": ciphertext, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
 
 
 async def decrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html"""
-    _reject_recipient(req)
+    reject_recipient(req)
     if "CiphertextBlob" not in req:
         raise ValidationException(
             "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
             "constraint: Member must not be null"
         )
-    key, plaintext = await _open(
+    key, plaintext, algorithm = await _open(
         kms,
         caller,
         "Decrypt",
@@ -138,8 +154,8 @@ async def decrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, An
         req.get("EncryptionAlgorithm"),
         charge=True,
     )
-    _dry_run(req)
-    return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": SYMMETRIC}
+    dry_run(req)
+    return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
 
 
 async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
@@ -147,8 +163,13 @@ async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
     destination = await kms.keys.resolve(caller, req["DestinationKeyId"])
     # One ReEncrypt is one request: it counts against the destination key's type.
     kms.charge_crypto(caller, "ReEncrypt", destination.key_spec)
-    _check_usable(destination, "ReEncrypt", req.get("DestinationEncryptionAlgorithm"))
-    source, plaintext = await _open(
+    target_algorithm = _check_usable(
+        destination, "ReEncrypt", req.get("DestinationEncryptionAlgorithm")
+    )
+    target_context = req.get("DestinationEncryptionContext")
+    if _is_rsa(destination):
+        asymmetric_crypto.refuse_context(target_context)
+    source, plaintext, source_algorithm = await _open(
         kms,
         caller,
         "ReEncrypt",
@@ -158,14 +179,14 @@ async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
         req.get("SourceEncryptionAlgorithm"),
         charge=False,
     )
-    _dry_run(req)
-    ciphertext = await _seal(kms, destination, plaintext, req.get("DestinationEncryptionContext"))
+    dry_run(req)
+    ciphertext = await _encrypt_with(kms, destination, plaintext, target_context, target_algorithm)
     return {
         "CiphertextBlob": ciphertext,
         "SourceKeyId": source.arn,
         "KeyId": destination.arn,
-        "SourceEncryptionAlgorithm": SYMMETRIC,
-        "DestinationEncryptionAlgorithm": SYMMETRIC,
+        "SourceEncryptionAlgorithm": source_algorithm,
+        "DestinationEncryptionAlgorithm": target_algorithm,
     }
 
 
@@ -173,7 +194,9 @@ def _data_key_size(req: dict[str, Any]) -> int:
     spec, count = req.get("KeySpec"), req.get("NumberOfBytes")
     if (spec is None) == (count is None):
         raise ValidationException("Please specify either number of bytes or key spec.")
-    return DATA_KEY_BYTES[spec] if spec is not None else count
+    if spec is not None:
+        return DATA_KEY_BYTES[spec]
+    return int(count)  # type: ignore[arg-type]  # not None: exactly one of the two is set
 
 
 async def _generate_data_key(
@@ -181,16 +204,16 @@ async def _generate_data_key(
 ) -> tuple[Key, bytes, bytes]:
     size = _data_key_size(req)
     key = await kms.keys.resolve(caller, req["KeyId"])
-    _check_usable(key, operation, None)
-    _dry_run(req)
+    check_symmetric(key, operation)
+    dry_run(req)
     plaintext = os.urandom(size)
-    ciphertext = await _seal(kms, key, plaintext, req.get("EncryptionContext"))
+    ciphertext = await seal(kms, key, plaintext, req.get("EncryptionContext"))
     return key, plaintext, ciphertext
 
 
 async def generate_data_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html"""
-    _reject_recipient(req)
+    reject_recipient(req)
     key, plaintext, ciphertext = await _generate_data_key(kms, caller, req, "GenerateDataKey")
     return {"CiphertextBlob": ciphertext, "Plaintext": plaintext, "KeyId": key.arn}
 
@@ -207,7 +230,7 @@ async def generate_data_key_without_plaintext(
 
 async def generate_random(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateRandom.html"""
-    _reject_recipient(req)
+    reject_recipient(req)
     if "CustomKeyStoreId" in req:
         raise CustomKeyStoreNotFoundException(
             "Custom key stores are not supported by this gateway."

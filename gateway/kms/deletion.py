@@ -22,6 +22,7 @@ async def delete_due_keys(kms: Kms) -> int:
         except MissingError:
             continue  # cancelled, or another worker process got there first
         kms.keys.forget(key.account, key.region, key.key_id)
+        kms.handles.forget(key.account, key.region, key.key_id)
         deleted += 1
         log.info("key deleted", extra={"event": "DeleteKey", "key_arn": key.arn})
     return deleted

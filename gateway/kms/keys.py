@@ -5,7 +5,7 @@ API reference: https://docs.aws.amazon.com/kms/latest/APIReference/API_Operation
 
 from __future__ import annotations
 
-import os
+import asyncio
 import uuid
 from typing import Any
 
@@ -18,16 +18,14 @@ from gateway.errors import (
 )
 from gateway.keys.model import Key, KeyState, WrappedMaterial
 from gateway.keys.rootkey import material_aad
+from gateway.kms import keymaterial
 from gateway.kms.keypolicy import default_policy, validate_policy
+from gateway.kms.keyspecs import REFUSED, SPECS, Family
 from gateway.kms.metadata import key_metadata
 from gateway.kms.paging import DEFAULT_LIMIT, decode_marker, page
 from gateway.kms.service import Kms
 from gateway.kms.states import check_state
 from gateway.kms.tags import tags_from_wire
-
-# Key specs this gateway creates today, and the key usage each allows.
-SUPPORTED_SPECS = {"SYMMETRIC_DEFAULT": ("ENCRYPT_DECRYPT",)}
-MATERIAL_BYTES = 32
 
 
 def _validation(value: object, member: str, constraint: str) -> ValidationException:
@@ -55,9 +53,11 @@ async def create_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
         raise UnsupportedOperationException(
             f"Origin {origin} is not supported by this gateway yet."
         )
-    if spec not in SUPPORTED_SPECS:
-        raise UnsupportedOperationException(f"KeySpec {spec} is not supported by this gateway yet.")
-    if usage not in SUPPORTED_SPECS[spec]:
+    if spec in REFUSED:
+        raise UnsupportedOperationException(REFUSED[spec])
+    if spec not in SPECS:
+        raise UnsupportedOperationException(f"KeySpec {spec} is not supported by this gateway.")
+    if usage not in SPECS[spec].usages:
         raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
     policy = req.get("Policy")
     if policy is None:
@@ -68,8 +68,7 @@ async def create_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
     max_keys = kms.limit(caller, "kms:KeysPerRegion")
     if await kms.store.count_keys(caller.account, caller.region) >= max_keys:
         raise LimitExceededException(
-            f"The request would exceed the limit of {max_keys} KMS keys "
-            "in this account and Region."
+            f"The request would exceed the limit of {max_keys} KMS keys in this account and Region."
         )
 
     multi_region = bool(req.get("MultiRegion", False))
@@ -88,7 +87,10 @@ async def create_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
         tags=tags,
         multi_region=multi_region,
     )
-    material = os.urandom(MATERIAL_BYTES)
+    if SPECS[spec].family in (Family.SYMMETRIC, Family.HMAC):
+        material = keymaterial.generate(spec)
+    else:  # key-pair generation is CPU-heavy (RSA_4096: about a second): off the loop
+        material = await asyncio.to_thread(keymaterial.generate, spec)
     wrapped = kms.root_key.wrap(material, material_aad(key.arn, 1))
     await kms.store.create_key(key, WrappedMaterial(key_id, 1, wrapped, now))
     kms.keys.remember(key)

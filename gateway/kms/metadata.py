@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.keys.model import Key, KeyState
-
-# Algorithms each key spec supports, as DescribeKey lists them.
-ENCRYPTION_ALGORITHMS = {"SYMMETRIC_DEFAULT": ["SYMMETRIC_DEFAULT"]}
+from gateway.kms.keyspecs import CUSTOMER_MASTER_KEY_SPECS, SPECS
 
 
 def key_metadata(key: Key) -> dict[str, Any]:
@@ -22,12 +20,14 @@ def key_metadata(key: Key) -> dict[str, Any]:
         "KeyState": key.state.value,
         "Origin": key.origin,
         "KeyManager": "CUSTOMER",
-        "CustomerMasterKeySpec": key.key_spec,
         "KeySpec": key.key_spec,
         "MultiRegion": key.multi_region,
     }
-    if key.key_spec in ENCRYPTION_ALGORITHMS:
-        meta["EncryptionAlgorithms"] = ENCRYPTION_ALGORITHMS[key.key_spec]
+    if key.key_spec in CUSTOMER_MASTER_KEY_SPECS:  # the deprecated field lacks newer specs
+        meta["CustomerMasterKeySpec"] = key.key_spec
+    spec = SPECS.get(key.key_spec)
+    if spec is not None:
+        meta.update(spec.algorithms(key.key_usage))
     if key.state is KeyState.PENDING_DELETION:
         meta["DeletionDate"] = key.deletion_date
     if key.multi_region:

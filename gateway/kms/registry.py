@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.caller import Caller
-from gateway.kms import aliases, dataplane, keypolicy, keys, tags
+from gateway.kms import (
+    agreement,
+    aliases,
+    datakeypairs,
+    dataplane,
+    keypolicy,
+    keys,
+    mac,
+    publickey,
+    signing,
+    tags,
+)
 from gateway.kms.service import Kms
 from gateway.quotas.enforcer import Charge
 from gateway.quotas.kms import charges_for, needs_params
@@ -57,6 +68,14 @@ _HANDLERS: dict[str, Handler] = {
     "GenerateDataKey": dataplane.generate_data_key,
     "GenerateDataKeyWithoutPlaintext": dataplane.generate_data_key_without_plaintext,
     "GenerateRandom": dataplane.generate_random,
+    "Sign": signing.sign,
+    "Verify": signing.verify,
+    "GetPublicKey": publickey.get_public_key,
+    "GenerateMac": mac.generate_mac,
+    "VerifyMac": mac.verify_mac,
+    "GenerateDataKeyPair": datakeypairs.generate_data_key_pair,
+    "GenerateDataKeyPairWithoutPlaintext": datakeypairs.generate_data_key_pair_without_plaintext,
+    "DeriveSharedSecret": agreement.derive_shared_secret,
 }
 
 OPERATIONS: dict[str, Operation] = {

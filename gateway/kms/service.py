@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.caller import Caller
 from gateway.crypto.batcher import CryptoBatcher
 from gateway.keys.repository import KeyRepository
 from gateway.keys.rootkey import RootKey
+from gateway.kms.handles import KeyHandles
 from gateway.quotas.enforcer import Charge, QuotaEnforcer
 from gateway.quotas.kms import crypto_quota
 from gateway.store.base import Store
@@ -25,6 +26,8 @@ class Kms:
     # Length of one "day" of a deletion waiting period; shorter only in rehearsals and tests.
     day_seconds: float = 86_400.0
     clock: Callable[[], float] = time.time
+    # Loaded asymmetric keys (native handles for P-256/P-384), bounded.
+    handles: KeyHandles = field(default_factory=KeyHandles)
 
     def limit(self, caller: Caller, quota_id: str) -> int:
         """A resource quota's value for the caller's account and region."""

@@ -9,15 +9,27 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from gateway.quotas.table import ECC, KEY_STATE_CHANGES, RSA, SM, SYMMETRIC, QuotaTable
+from gateway.quotas.table import ECC, KEY_STATE_CHANGES, ML_DSA, RSA, SM, SYMMETRIC, QuotaTable
 
 # AWS/Usage's Class dimension: KMS says which shared cryptographic quota a call counted
 # against; everything else is "None", as in CloudWatch.
-_CLASS_OF_QUOTA = {SYMMETRIC: "Symmetric", RSA: "RSA", ECC: "ECC", SM: "SM"}
+_CLASS_OF_QUOTA = {SYMMETRIC: "Symmetric", RSA: "RSA", ECC: "ECC", SM: "SM", ML_DSA: "MLDSA"}
 _USAGE_LABELS = ("service", "type", "resource", "class", "account", "region")
 
 LATENCY_BUCKETS = (
-    0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    0.0002,
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
 )
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 BATCH_SECONDS_BUCKETS = (0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1)
@@ -95,8 +107,14 @@ class GatewayMetrics:
             self.throttled.labels(quota, operation).inc()
         if quota == KEY_STATE_CHANGES:
             return  # the hot-key rule is the gateway's own, not an AWS/Usage resource
-        ident = (self._service, "API", operation, _CLASS_OF_QUOTA.get(quota, "None"),
-                 account, region)
+        ident = (
+            self._service,
+            "API",
+            operation,
+            _CLASS_OF_QUOTA.get(quota, "None"),
+            account,
+            region,
+        )
         child = self._usage_children.get(ident)
         if child is None:
             child = self.call_count.labels(*ident)

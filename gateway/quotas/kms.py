@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.quotas.enforcer import Charge
-from gateway.quotas.table import ECC, RSA, SM, SYMMETRIC, key_pair_quota
+from gateway.quotas.table import ECC, ML_DSA, RSA, SM, SYMMETRIC, key_pair_quota
 
 # Operations whose quota depends on the key: their handlers charge after resolving it.
-KEY_TYPED = frozenset({"Encrypt", "Decrypt", "ReEncrypt", "Sign", "Verify"})
+# DeriveSharedSecret (ECDH, newer than the guide) counts like the other ECC operations.
+KEY_TYPED = frozenset({"Encrypt", "Decrypt", "ReEncrypt", "Sign", "Verify", "DeriveSharedSecret"})
 
 _ALWAYS_SYMMETRIC = frozenset(
     {
@@ -35,6 +36,8 @@ def crypto_quota(key_spec: str) -> str:
         return ECC
     if key_spec == "SM2":
         return SM
+    if key_spec.startswith("ML_DSA_"):
+        return ML_DSA
     return SYMMETRIC  # SYMMETRIC_DEFAULT and HMAC keys share it (§7.3)
 
 

@@ -16,6 +16,7 @@ SYMMETRIC = "kms:CryptographicOperationsSymmetric"
 RSA = "kms:CryptographicOperationsRsa"
 ECC = "kms:CryptographicOperationsEcc"
 SM = "kms:CryptographicOperationsSm"
+ML_DSA = "kms:CryptographicOperationsMlDsa"
 KEY_STATE_CHANGES = "kms:KeyStateChangesPerKey"
 
 
@@ -93,6 +94,7 @@ _KEY_PAIR_RATES = {
     "RSA_2048": 1,
     "RSA_3072": 0.5,
     "RSA_4096": 0.1,
+    "ECC_NIST_EDWARDS25519": 100,
     "SM2": 25,
 }
 _ACM_RATES = {
@@ -124,6 +126,9 @@ def _defaults() -> list[Quota]:
         Quota(RSA, "Cryptographic operations (RSA) request rate", 500),
         Quota(ECC, "Cryptographic operations (ECC) request rate", 300),
         Quota(SM, "Cryptographic operations (SM) request rate", 300),
+        # Post-quantum and Edwards-curve keys are newer than the guide's quota table: these
+        # rows are the gateway's assumption (ML-DSA like ECC; Ed25519 pairs like ECC pairs).
+        Quota(ML_DSA, "Cryptographic operations (ML-DSA) request rate", 300),
         # AWS publishes no figure for its "hot key" throttling (kms-digest §7.4); this is ours.
         Quota(KEY_STATE_CHANGES, "State changes of one KMS key per second (hot key)", 3),
     ]

@@ -89,12 +89,30 @@ def test_bad_overrides_are_refused(entry: dict) -> None:
 
 def test_every_registered_operation_has_a_quota() -> None:
     for op in OPERATIONS.values():
-        if op.name in KEY_TYPED:
-            assert op.charges == ()
+        if op.name in KEY_TYPED or op.charges_need_params:
+            assert op.charges == ()  # charged by the handler, or once the body is parsed
             continue
         assert op.charges, op.name
         for charge in op.charges:
             assert charge.quota in DEFAULT_QUOTAS, op.name
+
+
+def test_every_data_key_pair_spec_has_a_quota_row() -> None:
+    from botocore.loaders import Loader
+
+    model = Loader().load_service_model("kms", "service-2")
+    for spec in model["shapes"]["DataKeyPairSpec"]["enum"]:
+        for op in ("GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"):
+            (charge,) = charges_for(op, {"KeyPairSpec": spec})
+            assert charge.quota in DEFAULT_QUOTAS, spec
+
+
+def test_every_key_spec_has_a_crypto_quota() -> None:
+    from botocore.loaders import Loader
+
+    model = Loader().load_service_model("kms", "service-2")
+    for spec in model["shapes"]["KeySpec"]["enum"]:
+        assert crypto_quota(spec) in DEFAULT_QUOTAS, spec
 
 
 def test_sharing_and_multi_count_rules() -> None:

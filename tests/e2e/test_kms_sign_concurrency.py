@@ -1,0 +1,54 @@
+"""Thousands of concurrent Sign requests on one P-256 key: all verify, and they batch."""
+
+from __future__ import annotations
+
+import re
+import threading
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+REQUESTS = 2000
+THREADS = 48
+
+
+def sign_batches(url: str) -> tuple[float, float]:
+    """(sum, count) of the gateway_crypto_batch_size histogram for native signing."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found = {}
+    for part in ("sum", "count"):
+        match = re.search(
+            rf'^gateway_crypto_batch_size_{part}\{{operation="sign"\}} (\S+)$', text, re.M
+        )
+        found[part] = float(match.group(1)) if match else 0.0
+    return found["sum"], found["count"]
+
+
+def test_concurrent_signs_all_verify_and_batch(gateway):
+    kms = gateway.client("kms")
+    key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    pub = serialization.load_der_public_key(kms.get_public_key(KeyId=key_id)["PublicKey"])
+    assert isinstance(pub, ec.EllipticCurvePublicKey)
+    before = sign_batches(gateway.url)
+    local = threading.local()
+
+    def sign(index: int) -> tuple[bytes, bytes]:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = gateway.client("kms", max_pool_connections=2)
+        message = f"message {index}".encode()
+        out = client.sign(KeyId=key_id, Message=message, SigningAlgorithm="ECDSA_SHA_256")
+        return message, out["Signature"]
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        results = list(pool.map(sign, range(REQUESTS), timeout=300))
+    assert len(results) == REQUESTS
+    for message, signature in results:
+        pub.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    after = sign_batches(gateway.url)
+    items, batches = after[0] - before[0], after[1] - before[1]
+    assert items >= REQUESTS  # every Sign went through the native batcher
+    assert batches < items, f"no batch ever held more than one item ({items} in {batches})"
