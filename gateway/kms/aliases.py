@@ -16,6 +16,7 @@ from gateway.errors import (
     ValidationException,
 )
 from gateway.keys.model import Alias, alias_arn
+from gateway.kms.keyspecs import Family, spec_of
 from gateway.kms.paging import DEFAULT_LIMIT, decode_marker, page
 from gateway.kms.service import Kms
 from gateway.kms.states import check_state
@@ -36,6 +37,14 @@ def _check_name(name: str) -> None:
             f"Alias {name} contains invalid characters: "
             "use only alphanumerics, forward slashes (/), underscores (_) and dashes (-)."
         )
+
+
+def _key_type(key_spec: str) -> str:
+    """The key type UpdateAlias compares: symmetric, HMAC or asymmetric (any curve or size)."""
+    family = spec_of(key_spec).family
+    if family in (Family.SYMMETRIC, Family.HMAC):
+        return family.value.lower()
+    return "asymmetric"
 
 
 def _not_found(caller: Caller, name: str) -> NotFoundException:
@@ -75,11 +84,12 @@ async def update_alias(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[st
     check_state(target, "UpdateAlias")
     current = await kms.keys.get(caller.account, caller.region, alias.target_key_id)
     if current is not None and (
-        current.key_spec != target.key_spec or current.key_usage != target.key_usage
+        _key_type(current.key_spec) != _key_type(target.key_spec)
+        or current.key_usage != target.key_usage
     ):
         raise ValidationException(
-            f"Alias {alias.arn} cannot be changed from a key of spec {current.key_spec} and "
-            f"usage {current.key_usage} to a key of spec {target.key_spec} and usage "
+            f"Alias {alias.arn} cannot be changed from a {_key_type(current.key_spec)} key "
+            f"with usage {current.key_usage} to a {_key_type(target.key_spec)} key with usage "
             f"{target.key_usage}: the new key must have the same type and usage."
         )
     updated = Alias(alias.account, alias.region, name, target.key_id, alias.created, kms.clock())

@@ -82,3 +82,16 @@ def test_fifty_aliases_per_key(gateway):
     with pytest.raises(ClientError) as excinfo:
         kms.create_alias(AliasName="alias/many-50", TargetKeyId=key_id)
     assert error_of(excinfo)[0] == "LimitExceededException"
+
+
+def test_update_alias_needs_the_same_key_type_and_usage(kms, key_id):
+    kms.create_alias(AliasName="alias/typed", TargetKeyId=key_id)
+    hmac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    with pytest.raises(ClientError) as excinfo:
+        kms.update_alias(AliasName="alias/typed", TargetKeyId=hmac["KeyId"])
+    assert error_of(excinfo)[0] == "ValidationException"
+    p256 = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/signer", TargetKeyId=p256["KeyId"])
+    kms.update_alias(AliasName="alias/signer", TargetKeyId=rsa["KeyId"])  # both asymmetric
+    assert kms.describe_key(KeyId="alias/signer")["KeyMetadata"]["KeyId"] == rsa["KeyId"]
