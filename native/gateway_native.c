@@ -72,6 +72,40 @@ static int cipher_update(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in, s
     return 1;
 }
 
+/* A context holding the AES key schedule of one batch, ready for per-item IVs. */
+static EVP_CIPHER_CTX *seal_ctx_new(const uint8_t *key)
+{
+    EVP_CIPHER_CTX *ctx;
+
+    if (!algs_ready())
+        return NULL;
+    ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL)
+        return NULL;
+    if (!EVP_EncryptInit_ex2(ctx, aes_256_gcm, key, NULL, NULL)) {
+        EVP_CIPHER_CTX_free(ctx);
+        ERR_clear_error();
+        return NULL;
+    }
+    return ctx;
+}
+
+/* One item under the batch's key schedule: only the IV is reset. */
+static int seal_one(EVP_CIPHER_CTX *ctx, const uint8_t *iv,
+                    const uint8_t *aad, size_t aad_len,
+                    const uint8_t *pt, size_t pt_len,
+                    uint8_t *ct_out, uint8_t *tag_out)
+{
+    uint8_t scratch[16];
+    int outl = 0;
+
+    return EVP_EncryptInit_ex2(ctx, NULL, NULL, iv, NULL)
+           && cipher_update(ctx, NULL, aad, aad_len)
+           && cipher_update(ctx, ct_out, pt, pt_len)
+           && EVP_EncryptFinal_ex(ctx, scratch, &outl)
+           && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, GW_AES_TAG_SIZE, tag_out) > 0;
+}
+
 static int seal_items(const uint8_t *key, size_t n, const uint8_t *ivs,
                       const uint8_t *pts, const size_t *pt_lens,
                       const uint8_t *aads, const size_t *aad_lens,
@@ -82,26 +116,12 @@ static int seal_items(const uint8_t *key, size_t n, const uint8_t *ivs,
 
     if (n == 0)
         return GW_OK;
-    if (!algs_ready())
-        return GW_ERR_INTERNAL;
-    ctx = EVP_CIPHER_CTX_new();
+    ctx = seal_ctx_new(key);
     if (ctx == NULL)
         return GW_ERR_INTERNAL;
-    /* Key schedule once per batch; per item only the IV is reset below. */
-    if (!EVP_EncryptInit_ex2(ctx, aes_256_gcm, key, NULL, NULL)) {
-        EVP_CIPHER_CTX_free(ctx);
-        return GW_ERR_INTERNAL;
-    }
     for (size_t i = 0; i < n; i++) {
-        uint8_t scratch[16];
-        int outl = 0;
-        int ok = EVP_EncryptInit_ex2(ctx, NULL, NULL, ivs + i * GW_AES_IV_SIZE, NULL)
-                 && cipher_update(ctx, NULL, aads, aad_lens[i])
-                 && cipher_update(ctx, ct_out, pts, pt_lens[i])
-                 && EVP_EncryptFinal_ex(ctx, scratch, &outl)
-                 && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, GW_AES_TAG_SIZE,
-                                        tags_out + i * GW_AES_TAG_SIZE) > 0;
-        failed |= !ok;
+        failed |= !seal_one(ctx, ivs + i * GW_AES_IV_SIZE, aads, aad_lens[i], pts, pt_lens[i],
+                            ct_out, tags_out + i * GW_AES_TAG_SIZE);
         aads += aad_lens[i];
         pts += pt_lens[i];
         ct_out += pt_lens[i];
@@ -137,6 +157,112 @@ int gw_aes_gcm_seal_with_ivs(const uint8_t *key, size_t n, const uint8_t *ivs,
                              uint8_t *ct_out, uint8_t *tags_out)
 {
     return seal_items(key, n, ivs, pts, pt_lens, aads, aad_lens, ct_out, tags_out);
+}
+
+#define GW_AES_OVERHEAD (GW_AES_IV_SIZE + GW_AES_TAG_SIZE)
+
+/* Sum of the packed item sizes into *total; 0 on size_t overflow. */
+static int packed_size(size_t n, const size_t *prefix_lens, size_t shared_prefix_len,
+                       const size_t *pt_lens, size_t *total)
+{
+    size_t sum = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t plen = prefix_lens != NULL ? prefix_lens[i] : shared_prefix_len;
+        size_t item = plen + pt_lens[i];
+        if (item < plen || item > SIZE_MAX - GW_AES_OVERHEAD)
+            return 0;
+        item += GW_AES_OVERHEAD;
+        if (sum > SIZE_MAX - item)
+            return 0;
+        sum += item;
+    }
+    *total = sum;
+    return 1;
+}
+
+/*
+ * ivs == NULL: draw the IVs with one RAND_bytes call into the last n * 12
+ * bytes of the output ("the pool") and move each into place just before its
+ * item is written. Writing item i never reaches pool slot i + 1: every later
+ * item takes at least 28 bytes but needs only 12 of pool, so item i ends at or
+ * before total - 12 * (n - 1 - i), which is where slot i + 1 starts. Slot i
+ * itself may lie inside item i, hence memmove, done before anything else of
+ * item i is written.
+ */
+static int seal_packed(const uint8_t *key, size_t n, const uint8_t *ivs,
+                       const uint8_t *prefixes, const size_t *prefix_lens,
+                       size_t shared_prefix_len, const uint8_t *pts, const size_t *pt_lens,
+                       const uint8_t *aads, const size_t *aad_lens,
+                       uint8_t *out, size_t out_cap)
+{
+    EVP_CIPHER_CTX *ctx;
+    const uint8_t *pool;
+    size_t total;
+    int failed = 0;
+
+    if (n == 0)
+        return GW_OK;
+    if (n > (size_t)INT_MAX / GW_AES_IV_SIZE
+        || !packed_size(n, prefix_lens, shared_prefix_len, pt_lens, &total) || total > out_cap)
+        return GW_ERR_ARGUMENT;
+    ctx = seal_ctx_new(key);
+    if (ctx == NULL)
+        return GW_ERR_INTERNAL;
+    pool = ivs;
+    if (ivs == NULL) {
+        uint8_t *tail = out + total - n * GW_AES_IV_SIZE;
+        if (RAND_bytes(tail, (int)(n * GW_AES_IV_SIZE)) != 1) {
+            EVP_CIPHER_CTX_free(ctx);
+            ERR_clear_error();
+            return GW_ERR_RAND;
+        }
+        pool = tail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t plen = prefix_lens != NULL ? prefix_lens[i] : shared_prefix_len;
+        size_t len = pt_lens[i];
+        uint8_t *iv = out + plen;
+        memmove(iv, pool + i * GW_AES_IV_SIZE, GW_AES_IV_SIZE);
+        if (plen > 0)
+            memcpy(out, prefixes, plen);
+        failed |= !seal_one(ctx, iv, aads, aad_lens[i], pts, len, iv + GW_AES_IV_SIZE,
+                            iv + GW_AES_IV_SIZE + len);
+        out = iv + GW_AES_OVERHEAD + len;
+        if (prefix_lens != NULL)
+            prefixes += plen;
+        pts += len;
+        aads += aad_lens[i];
+    }
+    EVP_CIPHER_CTX_free(ctx);
+    if (failed) {
+        ERR_clear_error();
+        return GW_ERR_INTERNAL;
+    }
+    return GW_OK;
+}
+
+int gw_aes_gcm_seal_packed(const uint8_t *key, size_t n,
+                           const uint8_t *prefixes, const size_t *prefix_lens,
+                           size_t shared_prefix_len, const uint8_t *pts, const size_t *pt_lens,
+                           const uint8_t *aads, const size_t *aad_lens,
+                           uint8_t *out, size_t out_cap)
+{
+    return seal_packed(key, n, NULL, prefixes, prefix_lens, shared_prefix_len, pts, pt_lens,
+                       aads, aad_lens, out, out_cap);
+}
+
+int gw_aes_gcm_seal_packed_with_ivs(const uint8_t *key, size_t n, const uint8_t *ivs,
+                                    const uint8_t *prefixes, const size_t *prefix_lens,
+                                    size_t shared_prefix_len,
+                                    const uint8_t *pts, const size_t *pt_lens,
+                                    const uint8_t *aads, const size_t *aad_lens,
+                                    uint8_t *out, size_t out_cap)
+{
+    if (n > 0 && ivs == NULL)
+        return GW_ERR_ARGUMENT;
+    return seal_packed(key, n, ivs, prefixes, prefix_lens, shared_prefix_len, pts, pt_lens,
+                       aads, aad_lens, out, out_cap);
 }
 
 int gw_aes_gcm_open(const uint8_t *key, size_t n, const uint8_t *ivs,

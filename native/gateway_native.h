@@ -60,6 +60,37 @@ int gw_aes_gcm_seal_with_ivs(const uint8_t *key, size_t n, const uint8_t *ivs,
                              uint8_t *ct_out, uint8_t *tags_out);
 
 /*
+ * AES-256-GCM seal of n items under one key, each item's complete output
+ * written contiguously into one caller buffer:
+ *
+ *     out = prefix_0 || iv_0 || ct_0 || tag_0 || prefix_1 || iv_1 || ...
+ *
+ * Item i takes prefix_len_i + 12 + pt_lens[i] + 16 bytes. Prefixes (e.g. a
+ * blob header) are copied verbatim and are NOT authenticated: put them in the
+ * AAD as well if they must be. Per-item prefixes: prefixes concatenated with
+ * prefix_lens[i] each (shared_prefix_len ignored). One shared prefix (a batch
+ * under one key and material version): prefix_lens == NULL and every item
+ * gets the first shared_prefix_len bytes of prefixes. All n IVs come from one RAND_bytes call, drawn
+ * into the tail of out and moved into place (no scratch allocation).
+ * out_cap must be at least the sum of the item sizes, else GW_ERR_ARGUMENT
+ * and nothing is written. Returns GW_OK or a negative code (then no output is
+ * usable), like gw_aes_gcm_seal.
+ */
+int gw_aes_gcm_seal_packed(const uint8_t *key, size_t n,
+                           const uint8_t *prefixes, const size_t *prefix_lens,
+                           size_t shared_prefix_len, const uint8_t *pts, const size_t *pt_lens,
+                           const uint8_t *aads, const size_t *aad_lens,
+                           uint8_t *out, size_t out_cap);
+
+/* Same as gw_aes_gcm_seal_packed with caller-given IVs (n * 12). Tests only. */
+int gw_aes_gcm_seal_packed_with_ivs(const uint8_t *key, size_t n, const uint8_t *ivs,
+                                    const uint8_t *prefixes, const size_t *prefix_lens,
+                                    size_t shared_prefix_len,
+                                    const uint8_t *pts, const size_t *pt_lens,
+                                    const uint8_t *aads, const size_t *aad_lens,
+                                    uint8_t *out, size_t out_cap);
+
+/*
  * AES-256-GCM open of n items under one key: ivs n * 12, tags n * 16, cts
  * concatenated. status[i] is GW_OK or GW_ITEM_AUTH_FAILED (the item's
  * plaintext bytes are zeroed then). A bad item fails alone.

@@ -47,7 +47,10 @@ DEFAULT_INLINE_AES_MAX_BYTES = 64 * 1024
 OnBatch = Callable[[str, int, float], None]
 
 _SEAL, _OPEN, _SIGN, _VERIFY = "seal", "open", "sign", "verify"
-_AES_OPS = frozenset({_SEAL, _OPEN})
+# seal_blob groups apart from seal (the results differ in shape) but is reported as "seal".
+_SEAL_BLOB = "seal_blob"
+_AES_OPS = frozenset({_SEAL, _SEAL_BLOB, _OPEN})
+_REPORTED_OP = {_SEAL_BLOB: _SEAL}
 
 _Item = tuple["asyncio.Future[Any]", Any]
 
@@ -55,6 +58,11 @@ _Item = tuple["asyncio.Future[Any]", Any]
 def _run_seal(key: bytes, payloads: Sequence[tuple[bytes, bytes]]) -> list[Any]:
     ivs, cts, tags = _binding.aes_gcm_seal(key, [p for p, _ in payloads], [a for _, a in payloads])
     return list(map(Sealed, ivs, cts, tags))
+
+
+def _run_seal_blob(key: bytes, payloads: Sequence[tuple[bytes, bytes, bytes]]) -> list[Any]:
+    prefixes, pts, aads = zip(*payloads, strict=True)
+    return _binding.aes_gcm_seal_packed(key, prefixes, pts, aads)
 
 
 def _run_open(key: bytes, payloads: Sequence[OpenItem]) -> list[Any]:
@@ -71,6 +79,7 @@ def _run_verify(key: EcPublicKey, payloads: Sequence[tuple[bytes, bytes]]) -> li
 
 _RUNNERS: dict[str, Callable[[Any, Any], list[Any]]] = {
     _SEAL: _run_seal,
+    _SEAL_BLOB: _run_seal_blob,
     _OPEN: _run_open,
     _SIGN: _run_sign,
     _VERIFY: _run_verify,
@@ -139,6 +148,22 @@ class CryptoBatcher:
         key = check_key(key)
         payload = (as_bytes(plaintext, "plaintext"), as_bytes(aad, "AAD"))
         return await self._submit(_SEAL, key, payload)  # type: ignore[no-any-return]
+
+    async def seal_blob(
+        self, key: bytes, prefix: bytes, plaintext: bytes, aad: bytes = b""
+    ) -> bytes:
+        """AES-256-GCM seal with a random IV, returned as ``prefix || iv || ciphertext || tag``.
+
+        Coalesced like seal (per key; reported to on_batch as "seal"), sealed by one native
+        call per group into one buffer. ``prefix`` is not authenticated: include it in ``aad``.
+        """
+        key = check_key(key)
+        payload = (
+            as_bytes(prefix, "prefix"),
+            as_bytes(plaintext, "plaintext"),
+            as_bytes(aad, "AAD"),
+        )
+        return await self._submit(_SEAL_BLOB, key, payload)  # type: ignore[no-any-return]
 
     async def open(
         self, key: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes = b""
@@ -240,6 +265,8 @@ class CryptoBatcher:
             return False
         if op == _SEAL:
             size = sum(len(p) + len(a) for p, a in payloads)
+        elif op == _SEAL_BLOB:
+            size = sum(len(h) + len(p) + len(a) for h, p, a in payloads)
         else:
             size = sum(len(i.ciphertext) + len(i.aad) for i in payloads)
         return size <= self._inline_aes_max_bytes
@@ -274,6 +301,6 @@ class CryptoBatcher:
                 fut.set_result(result)
         if self._on_batch is not None:
             try:
-                self._on_batch(op, len(items), seconds)
+                self._on_batch(_REPORTED_OP.get(op, op), len(items), seconds)
             except Exception:
                 log.exception("CryptoBatcher on_batch callback failed")

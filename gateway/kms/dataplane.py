@@ -58,8 +58,9 @@ async def seal(kms: Kms, key: Key, plaintext: bytes, context: dict[str, str] | N
     if material is None:
         raise InvalidKeyUsageException(f"{key.arn} has no key material.")
     header = blob.header_for(key.key_id, key.current_version)
-    sealed = await kms.crypto.seal(material, plaintext, header + encode_context(context))
-    return blob.encode(header, sealed.iv, sealed.ciphertext, sealed.tag)
+    # The native core writes the whole blob (header || iv || ciphertext || tag) at once;
+    # the header is authenticated as part of the AAD.
+    return await kms.crypto.seal_blob(material, header, plaintext, header + encode_context(context))
 
 
 async def _encrypt_with(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import os
 
 import pytest
@@ -238,3 +239,161 @@ def test_authentication_error_is_a_crypto_error_and_says_nothing_specific() -> N
 
     assert issubclass(AuthenticationError, CryptoError)
     assert str(AuthenticationError()) == "authentication tag mismatch"
+
+
+# --- seal_packed: prefix || iv || ciphertext || tag in one buffer -------------
+
+
+def _open_packed(key: bytes, out: bytes, prefix: bytes, aad: bytes) -> bytes:
+    """Check the layout and open one packed item with `cryptography`."""
+    assert type(out) is bytes and out[: len(prefix)] == prefix
+    body = out[len(prefix) :]
+    return AESGCM(key).decrypt(body[:IV], body[IV:], aad)
+
+
+IV = aesgcm.IV_SIZE
+
+
+@pytest.mark.parametrize("section", _ENCRYPT, ids=lambda s: s.name)
+def test_cavp_encrypt_vectors_match_packed_layout(section) -> None:
+    for i, v in enumerate(section.vectors):
+        prefix = bytes([i]) * (i % 23)
+        out = _binding.aes_gcm_seal_packed(v["Key"], [prefix], [v["PT"]], [v["AAD"]], [v["IV"]])
+        assert out == [prefix + v["IV"] + v["CT"] + v["Tag"]]
+
+
+def test_wycheproof_valid_vectors_match_packed_layout_in_one_batch_per_key() -> None:
+    h = bytes.fromhex
+    by_key: dict[bytes, list[dict]] = {}
+    for group in _WYCHEPROOF_AES:
+        if (group["keySize"], group["ivSize"], group["tagSize"]) == (256, 96, 128):
+            for t in group["tests"]:
+                if t["result"] == "valid":
+                    by_key.setdefault(h(t["key"]), []).append(t)
+    assert by_key
+    for key, tests in by_key.items():
+        prefixes = [t["tcId"].to_bytes(4, "big") for t in tests]
+        out = _binding.aes_gcm_seal_packed(
+            key,
+            prefixes,
+            [h(t["msg"]) for t in tests],
+            [h(t["aad"]) for t in tests],
+            [h(t["iv"]) for t in tests],
+        )
+        expected = [
+            p + h(t["iv"]) + h(t["ct"]) + h(t["tag"]) for p, t in zip(prefixes, tests, strict=True)
+        ]
+        assert out == expected
+
+
+_items = st.lists(
+    st.tuples(st.binary(max_size=40), _data, st.binary(max_size=64)), min_size=1, max_size=30
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(items=_items, shared=st.booleans())
+def test_seal_packed_outputs_open_with_cryptography(
+    items: list[tuple[bytes, bytes, bytes]], shared: bool
+) -> None:
+    if shared:  # the one-prefix path (a batch under one key version)
+        items = [(items[0][0], p, a) for _, p, a in items]
+    out = aesgcm.seal_packed(KEY, *zip(*items, strict=True))
+    assert len(out) == len(items)
+    for o, (prefix, pt, aad) in zip(out, items, strict=True):
+        assert len(o) == len(prefix) + IV + len(pt) + aesgcm.TAG_SIZE
+        assert _open_packed(KEY, o, prefix, aad) == pt
+
+
+@settings(max_examples=100, deadline=None)
+@given(items=_items, shared=st.booleans())
+def test_seal_packed_batch_equals_map_of_single_items(
+    items: list[tuple[bytes, bytes, bytes]], shared: bool
+) -> None:
+    if shared:
+        items = [(items[0][0], p, a) for _, p, a in items]
+    ivs = [i.to_bytes(12, "big") for i in range(len(items))]
+    prefixes, pts, aads = zip(*items, strict=True)
+    batch = _binding.aes_gcm_seal_packed(KEY, prefixes, pts, aads, ivs)
+    one = [
+        _binding.aes_gcm_seal_packed(KEY, [p], [pt], [a], [iv])[0]
+        for p, pt, a, iv in zip(prefixes, pts, aads, ivs, strict=True)
+    ]
+    assert batch == one
+    # ... and each equals what seal_batch's given-IV path produces, joined.
+    _, cts, tags = _binding.aes_gcm_seal_with_ivs(KEY, ivs, pts, aads)
+    assert batch == [b"".join(parts) for parts in zip(prefixes, ivs, cts, tags, strict=True)]
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-prefix", "per-item-prefix"])
+def test_seal_packed_mixed_sizes(shared: bool) -> None:
+    sizes = [0, 1, 15, 16, 17, 32, 255, 4096, 4097, 65536, 0, 3]
+    pts = [os.urandom(s) for s in sizes]
+    aads = [os.urandom(s % 50) for s in sizes]
+    header = os.urandom(22)
+    prefixes = [header] * len(sizes) if shared else [os.urandom(s % 30) for s in sizes]
+    out = aesgcm.seal_packed(KEY, prefixes, pts, aads)
+    for o, p, pt, a in zip(out, prefixes, pts, aads, strict=True):
+        assert _open_packed(KEY, o, p, a) == pt
+        body = o[len(p) :]
+        assert aesgcm.open(KEY, body[:IV], body[IV:-16], body[-16:], a) == pt
+
+
+def test_seal_packed_equal_sized_items_and_a_single_item() -> None:
+    header = os.urandom(22)
+    out = aesgcm.seal_packed(KEY, [header] * 300, [b"k" * 32] * 300, [header] * 300)
+    assert {len(o) for o in out} == {22 + 12 + 32 + 16}
+    assert all(_open_packed(KEY, o, header, header) == b"k" * 32 for o in out)
+    (one,) = aesgcm.seal_packed(KEY, [b""], [b""], [b""])
+    assert len(one) == 28 and _open_packed(KEY, one, b"", b"") == b""
+
+
+def test_seal_packed_empty_batch() -> None:
+    assert aesgcm.seal_packed(KEY, [], [], []) == []
+
+
+def test_seal_packed_draws_distinct_ivs() -> None:
+    out = aesgcm.seal_packed(KEY, [b"hdr"] * 1000, [b"x"] * 1000, [b""] * 1000)
+    assert len({o[3:15] for o in out}) == 1000
+
+
+def test_seal_packed_accepts_bytes_like_items_and_returns_bytes() -> None:
+    wide = memoryview(array.array("I", [1, 2, 3]))  # len() 3, 12 bytes
+    out = aesgcm.seal_packed(
+        bytearray(KEY), (bytearray(b"h"), b"h2"), [memoryview(b"pt"), wide], [b"a", bytearray()]
+    )
+    assert all(type(o) is bytes for o in out)
+    assert _open_packed(KEY, out[0], b"h", b"a") == b"pt"
+    assert _open_packed(KEY, out[1], b"h2", b"") == bytes(wide)
+
+
+def test_seal_packed_rejects_bad_inputs_before_c() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        aesgcm.seal_packed(b"short", [b""], [b"x"], [b""])
+    with pytest.raises(TypeError, match="plaintext"):
+        aesgcm.seal_packed(KEY, [b""], ["text"], [b""])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="prefix"):
+        aesgcm.seal_packed(KEY, [b"", 7], [b"x", b"y"], [b"", b""])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="AAD"):
+        aesgcm.seal_packed(KEY, [b""], [b"x"], [None])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="sequences"):
+        aesgcm.seal_packed(KEY, b"header", [b"x"], [b""])
+    with pytest.raises(ValueError, match="one prefix and one AAD"):
+        aesgcm.seal_packed(KEY, [b"", b""], [b"x"], [b""])
+    with pytest.raises(ValueError, match="one prefix and one AAD"):
+        aesgcm.seal_packed(KEY, [b""], [b"x"], [])
+    with pytest.raises(ValueError, match="IV"):
+        _binding.aes_gcm_seal_packed(KEY, [b""], [b"x"], [b""], [bytes(11)])
+
+
+def test_native_seal_packed_refuses_a_short_output_buffer() -> None:
+    ffi, lib = _binding.ffi, _binding.lib
+    lens, aad_lens = ffi.new("size_t[]", [5, 0]), ffi.new("size_t[]", [0, 0])
+    need = 2 * (3 + 28) + 5
+    out = ffi.new("uint8_t[]", need)
+    args = (b"hdr", ffi.NULL, 3, b"12345", lens, b"", aad_lens)
+    assert lib.gw_aes_gcm_seal_packed(KEY, 2, *args, out, need - 1) == lib.GW_ERR_ARGUMENT
+    assert bytes(ffi.buffer(out)) == bytes(need)  # nothing written
+    assert lib.gw_aes_gcm_seal_packed(KEY, 2, *args, out, need) == lib.GW_OK
+    ivs_null = lib.gw_aes_gcm_seal_packed_with_ivs(KEY, 2, ffi.NULL, *args, out, need)
+    assert ivs_null == lib.GW_ERR_ARGUMENT

@@ -206,3 +206,50 @@ def test_constructor_validates_limits() -> None:
         CryptoBatcher(max_batch=0)
     with pytest.raises(ValueError):
         CryptoBatcher(inline_aes_max=-1)
+
+
+async def test_seal_blob_under_1000_concurrent_submitters_over_several_keys(batcher) -> None:
+    rng = random.Random(11)
+    headers = {k: os.urandom(22) for k in KEYS}
+    jobs = []
+    for i in range(1000):
+        key = rng.choice(KEYS)
+        # Mostly the key's one header; some items carry another (a rotation mid-batch).
+        prefix = headers[key] if i % 7 else os.urandom(rng.randrange(0, 30))
+        jobs.append((key, prefix, os.urandom(rng.randrange(0, 200)), prefix + os.urandom(4)))
+    futs = [asyncio.ensure_future(batcher.seal_blob(k, h, p, a)) for k, h, p, a in jobs]
+    blobs = await asyncio.gather(*futs)
+    assert all(f.done() and not f.cancelled() for f in futs)
+    assert len(blobs) == 1000
+    for (key, prefix, pt, aad), blob in zip(jobs, blobs, strict=True):
+        assert type(blob) is bytes and blob[: len(prefix)] == prefix
+        body = blob[len(prefix) :]
+        assert AESGCM(key).decrypt(body[:12], body[12:], aad) == pt
+    sizes = [n for op, n, _ in batcher.batches]
+    assert {op for op, _, _ in batcher.batches} == {"seal"}
+    assert sum(sizes) == 1000 and len(sizes) < 100 and max(sizes) <= 64
+    assert batcher.pending == 0 and batcher.in_flight == 0
+
+
+async def test_seal_blob_groups_by_key_and_apart_from_seal(batcher) -> None:
+    blobs = asyncio.gather(*(batcher.seal_blob(KEYS[i % 2], b"h", b"x") for i in range(20)))
+    sealed = asyncio.gather(*(batcher.seal(KEYS[0], b"x") for _ in range(5)))
+    await asyncio.gather(blobs, sealed)
+    assert sorted(n for _, n, _ in batcher.batches) == [5, 10, 10]
+    assert all(isinstance(s, Sealed) for s in sealed.result())
+    assert all(len(b) == 1 + 12 + 1 + 16 for b in blobs.result())
+
+
+async def test_seal_blob_bad_inputs_raise_in_the_caller(batcher) -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        await batcher.seal_blob(b"short", b"h", b"x")
+    with pytest.raises(TypeError, match="prefix"):
+        await batcher.seal_blob(KEYS[0], "h", b"x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="plaintext"):
+        await batcher.seal_blob(KEYS[0], b"h", "x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="AAD"):
+        await batcher.seal_blob(KEYS[0], b"h", b"x", 5)  # type: ignore[arg-type]
+    assert batcher.pending == 0 and batcher.batches == []
+    # bytes-like inputs are accepted and copied
+    blob = await batcher.seal_blob(bytearray(KEYS[0]), memoryview(b"h"), bytearray(b"x"))
+    assert AESGCM(KEYS[0]).decrypt(blob[1:13], blob[13:], b"") == b"x"
