@@ -7,9 +7,11 @@ answer carries ``x-amzn-RequestId``; every error is ``{"__type", "message"}``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import uuid
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -36,6 +38,18 @@ log = logging.getLogger("gateway.request")
 _JSON_HEADERS = {"Content-Type": awsjson.CONTENT_TYPE}
 
 
+def _request_id_source() -> Callable[[], str]:
+    """UUID-shaped request ids: a random per-process part and a counter.
+
+    Unique across workers and restarts (the random part), and about ten times cheaper per
+    request than uuid4; they identify a request in the logs and are no secret.
+    """
+    prefix = uuid.uuid4().hex[:20]
+    head = f"{prefix[:8]}-{prefix[8:12]}-4{prefix[13:16]}-{prefix[16:20]}-"
+    counter = itertools.count()
+    return lambda: f"{head}{next(counter) & 0xFFFFFFFFFFFF:012x}"
+
+
 class KmsEndpoint:
     def __init__(
         self,
@@ -55,9 +69,10 @@ class KmsEndpoint:
         self._max_body = max_body_bytes
         self._max_in_flight = max_in_flight
         self.in_flight = 0  # read by the metrics at scrape time
+        self._request_ids = _request_id_source()
 
     async def handle(self, request: web.Request) -> web.Response:
-        request_id = str(uuid.uuid4())
+        request_id = self._request_ids()
         started = time.perf_counter()
         operation = "-"
         error_type: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ class Kms:
 
     def charge_crypto(self, caller: Caller, operation: str, key_spec: str) -> None:
         """Charge a key-typed cryptographic operation to its key type's shared quota."""
-        self.quotas.charge(
-            caller.account, caller.region, operation, (Charge(crypto_quota(key_spec)),)
-        )
+        self.quotas.charge(caller.account, caller.region, operation, _crypto_charges(key_spec))
+
+
+@functools.cache
+def _crypto_charges(key_spec: str) -> tuple[Charge, ...]:
+    return (Charge(crypto_quota(key_spec)),)
