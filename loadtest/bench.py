@@ -14,8 +14,9 @@ from loadtest.signing import Signer, credentials_from_env
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", required=True, help="http://127.0.0.1:PORT (plain HTTP only)")
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--op", default="Encrypt", choices=operations.OPERATIONS)
@@ -25,8 +26,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="requests/s on a fixed schedule (open loop)")
     parser.add_argument("--key-id", help="existing key; default: create one")
     parser.add_argument("--plaintext-bytes", type=int, default=32)
-    parser.add_argument("--server-pid", type=int, action="append", default=[],
-                        help="root of a server process tree whose CPU to charge (repeatable)")
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        action="append",
+        default=[],
+        help="root of a server process tree whose CPU to charge (repeatable)",
+    )
     args = parser.parse_args()
     parts = urlsplit(args.url)
     if parts.scheme != "http":
@@ -36,11 +42,18 @@ def main() -> None:
     key_id = args.key_id or workload.create_key(signer, kind)
     shape = operations.Shape(plaintext_bytes=args.plaintext_bytes)
     requests = workload.pool(signer, args.op, [key_id], shape, size=256)
-    summary, _ = driver.run_sync(lambda: driver.drive(  # type: ignore[misc]
-        parts.hostname or "127.0.0.1", parts.port or 80, requests,
-        concurrency=args.concurrency, seconds=args.seconds, warmup=args.warmup,
-        rate=args.rate, server_pids=args.server_pid,
-    ))
+    summary, _ = driver.run_sync(
+        lambda: driver.drive(
+            parts.hostname or "127.0.0.1",
+            parts.port or 80,
+            requests,
+            concurrency=args.concurrency,
+            seconds=args.seconds,
+            warmup=args.warmup,
+            rate=args.rate,
+            server_pids=args.server_pid,
+        )
+    )
     print(f"{args.op} c={args.concurrency}: {summary.describe()}")
 
 

@@ -12,13 +12,16 @@ import asyncio
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import orjson
 
 from loadtest import proctree
 from loadtest.stats import Summary, summarize
+
+T = TypeVar("T")
 
 
 class _Connection(asyncio.Protocol):
@@ -172,43 +175,49 @@ async def drive(
             sent += measuring
             await one(client, clock())
 
-    async def scheduled(client: Client, index: int) -> None:
+    slots = itertools.count()
+
+    async def scheduled(client: Client) -> None:
+        # Every connection takes the next free slot of one shared schedule, so a slow answer
+        # on one connection does not delay the requests due after it on the others.
         assert rate is not None
-        k = 0
+        begin = start_at - warmup
         while True:
-            due = start_at - warmup + (index + k * concurrency) / rate
+            due = begin + next(slots) / rate
             if due >= stop_at:
                 return
             delay = due - clock()
             if delay > 0:
                 await asyncio.sleep(delay)
             await one(client, due)
-            k += 1
 
     async def measure_window() -> tuple[float, float, float]:
+        """Measured seconds, server CPU seconds and this driver's own CPU seconds."""
         nonlocal measuring
         await asyncio.sleep(max(0.0, start_at - clock()))
-        cpu0, t0 = proctree.cpu_seconds(list(server_pids)), clock()
+        cpu0, t0, own0 = proctree.cpu_seconds(list(server_pids)), clock(), time.process_time()
         measuring = True
         while clock() < stop_at and (total is None or sent < total):
             await asyncio.sleep(0.02)
-        cpu1, t1 = proctree.cpu_seconds(list(server_pids)), clock()
-        measuring = False
-        return t1 - t0, cpu0, cpu1
+        cpu1, t1, own1 = proctree.cpu_seconds(list(server_pids)), clock(), time.process_time()
+        # A rate-limited run keeps counting the answers still due: dropping the late ones
+        # would hide exactly the tail it is meant to show. A counted run needs every answer.
+        measuring = rate is not None or total is not None
+        return t1 - t0, cpu1 - cpu0, own1 - own0
 
-    if rate is None:
-        workers = [closed_loop(c) for c in clients]
-    else:
-        workers = [scheduled(c, i) for i, c in enumerate(clients)]
-    (elapsed, cpu0, cpu1), *_ = await asyncio.gather(measure_window(), *workers)
+    workers = [closed_loop(c) if rate is None else scheduled(c) for c in clients]
+    window = asyncio.ensure_future(measure_window())
+    await asyncio.gather(*workers)
+    elapsed, cpu, own = await window
     for client in clients:
         client.close()
-    cpu = cpu1 - cpu0 if server_pids else None
-    return summarize(run.latencies, elapsed, run.errors, cpu), run
+    summary = summarize(run.latencies, elapsed, run.errors, cpu if server_pids else None)
+    summary.client_cpu_seconds = own
+    return summary, run
 
 
-def run_sync(fn: Callable[[], object]) -> object:
-    """Run a coroutine factory on uvloop when it is installed (it is: the gateway needs it)."""
+def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine on uvloop (installed: the gateway depends on it) and return its result."""
     import uvloop
 
-    return uvloop.run(fn())  # type: ignore[arg-type]
+    return uvloop.run(factory())

@@ -46,7 +46,10 @@ def _with_context(params: dict[str, object], shape: Shape, name: str) -> dict[st
 
 
 def encrypt(key_id: str, shape: Shape) -> dict[str, object]:
-    params = {"KeyId": key_id, "Plaintext": b64(os.urandom(shape.plaintext_bytes))}
+    params: dict[str, object] = {
+        "KeyId": key_id,
+        "Plaintext": b64(os.urandom(shape.plaintext_bytes)),
+    }
     return _with_context(params, shape, "EncryptionContext")
 
 

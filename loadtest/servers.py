@@ -42,8 +42,16 @@ def free_port() -> int:
 class Server:
     """A child process tree serving HTTP on 127.0.0.1:``port``."""
 
-    def __init__(self, name: str, argv: list[str], port: int, *, cwd: Path = ROOT,
-                 env: dict[str, str] | None = None, ready_path: str = "/") -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        port: int,
+        *,
+        cwd: Path = ROOT,
+        env: dict[str, str] | None = None,
+        ready_path: str = "/",
+    ) -> None:
         self.name, self.argv, self.port, self.cwd = name, argv, port, cwd
         self.env = {**os.environ, **(env or {})}
         self.ready_path = ready_path
@@ -110,19 +118,33 @@ def gateway_source() -> Path:
     return Path(os.environ.get("KMS_LOADTEST_GATEWAY_SRC", ROOT)).resolve()
 
 
-def gateway(data_dir: Path, workers: int = 1, config: Path | None = None,
-            port: int | None = None) -> Server:
+def gateway(
+    data_dir: Path, workers: int = 1, config: Path | None = None, port: int | None = None
+) -> Server:
     port = port or free_port()
-    argv = [sys.executable, "-m", "gateway", "serve", "--port", str(port),
-            "--data-dir", str(data_dir), "--workers", str(workers), "--log-level", "WARNING"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gateway",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "WARNING",
+    ]
     if config is not None:
         argv += ["--config", str(config)]
     env = {
         "GATEWAY_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID,
         "GATEWAY_SECRET_ACCESS_KEY": TEST_SECRET_ACCESS_KEY,
     }
-    return Server(f"gateway-{workers}w", argv, port, cwd=gateway_source(), env=env,
-                  ready_path="/healthz")
+    return Server(
+        f"gateway-{workers}w", argv, port, cwd=gateway_source(), env=env, ready_path="/healthz"
+    )
 
 
 def unthrottled_config(directory: Path) -> Path:
@@ -133,12 +155,23 @@ def unthrottled_config(directory: Path) -> Path:
 
 def moto(port: int | None = None) -> Server:
     port = port or free_port()
-    return Server("moto", [sys.executable, "-m", "moto.server", "-p", str(port)], port,
-                  ready_path="/moto-api/")
+    return Server(
+        "moto",
+        [sys.executable, "-m", "moto.server", "-p", str(port)],
+        port,
+        ready_path="/moto-api/",
+    )
 
 
 def bare(processes: int = 1, port: int | None = None) -> Server:
     port = port or free_port()
-    argv = [sys.executable, "-m", "loadtest.bare_server", "--port", str(port),
-            "--processes", str(processes)]
+    argv = [
+        sys.executable,
+        "-m",
+        "loadtest.bare_server",
+        "--port",
+        str(port),
+        "--processes",
+        str(processes),
+    ]
     return Server(f"bare-{processes}p", argv, port)

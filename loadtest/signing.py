@@ -44,7 +44,7 @@ class SignedRequest:
 
     def wire(self, host: str) -> bytes:
         """The whole HTTP/1.1 request as bytes, for the raw replaying driver."""
-        lines = [f"POST / HTTP/1.1", f"Host: {host}", f"Content-Length: {len(self.body)}"]
+        lines = ["POST / HTTP/1.1", f"Host: {host}", f"Content-Length: {len(self.body)}"]
         lines += [f"{k}: {v}" for k, v in self.headers.items() if k.lower() != "host"]
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
 

@@ -31,6 +31,8 @@ class Summary:
     max: float
     errors: Counter[str] = field(default_factory=Counter)
     server_cpu_seconds: float | None = None
+    # The load generator's own CPU: on a shared 2-core box it competes with the server.
+    client_cpu_seconds: float | None = None
 
     @property
     def rate(self) -> float:
@@ -55,6 +57,11 @@ class Summary:
             f"p50 {self.p50 * 1e3:.2f} ms, p90 {self.p90 * 1e3:.2f} ms, "
             f"p99 {self.p99 * 1e3:.2f} ms, max {self.max * 1e3:.2f} ms; "
             + (f"server CPU {cpu * 1e6:.0f} µs/req; " if cpu is not None else "")
+            + (
+                f"driver CPU {self.client_cpu_seconds / self.requests * 1e6:.0f} µs/req; "
+                if self.client_cpu_seconds is not None and self.requests
+                else ""
+            )
             + f"errors: {errors}"
         )
 

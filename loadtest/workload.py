@@ -24,8 +24,9 @@ def call(signer: Signer, operation: str, params: dict[str, object]) -> dict:
     """One synchronous signed call, for setup only (keys, ciphertexts, signatures)."""
     request = signer.sign(operation, params)
     parts = urlsplit(signer.url)
-    conn_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = conn_type(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    https = parts.scheme == "https"
+    connection_type = http.client.HTTPSConnection if https else http.client.HTTPConnection
+    conn = connection_type(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     try:
         conn.request("POST", "/", body=request.body, headers=request.headers)
         response = conn.getresponse()
