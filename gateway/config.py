@@ -30,8 +30,8 @@ class Settings:
     log_level: str = "INFO"
     # Largest request body read; KMS requests are small (4 KiB plaintext, 32 KiB policies).
     max_body_bytes: int = 1 << 20
-    # How long a worker trusts its cached copy of a key's metadata. Other workers' changes
-    # (DisableKey, ScheduleKeyDeletion) are seen within this many seconds.
+    # How often a worker reads the store's change log to drop cache entries that other
+    # workers' writes (DisableKey, ScheduleKeyDeletion) made stale: they are seen within it.
     key_cache_seconds: float = 1.0
     # How often the deletion sweeper looks for keys whose waiting period has ended.
     deletion_sweep_seconds: float = 60.0

@@ -106,7 +106,7 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
         quotas = QuotaEnforcer(table, limiter, listener=metrics.on_charge)
         kms = Kms(
             store=store,
-            keys=KeyRepository(store, root_key, cache_seconds=settings.key_cache_seconds),
+            keys=KeyRepository(store, root_key),
             root_key=root_key,
             crypto=crypto,
             quotas=quotas,
@@ -126,7 +126,10 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
             endpoint,
             metrics,
         )
-        tasks = [asyncio.create_task(run_deletion_sweeper(kms, settings.deletion_sweep_seconds))]
+        tasks = [
+            asyncio.create_task(run_deletion_sweeper(kms, settings.deletion_sweep_seconds)),
+            asyncio.create_task(kms.keys.run_refresher(settings.key_cache_seconds)),
+        ]
         live = _live_values(endpoint, crypto)
         if multiprocess_dir() is None:
             register_live_values(metrics.registry, live)

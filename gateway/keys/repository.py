@@ -1,21 +1,25 @@
 """Key lookup for the services: resolution of key ids, ARNs and aliases, with caches.
 
-Metadata is cached for a short time (``cache_seconds``) so that a change made by another
-worker process is seen within that bound; unwrapped material is cached until the key is
-destroyed, because a material version never changes once written.
+Metadata, alias targets and unwrapped material are cached in bounded LRU maps. A change
+made by another worker process reaches this one through the store's change log, polled by
+``run_refresher``: it is seen within one polling interval.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
-import time
 from collections.abc import Callable
 
 from gateway.caller import Caller
 from gateway.errors import InvalidArnException, KMSInternalException, NotFoundException
+from gateway.keys.lru import MISSING, Lru
 from gateway.keys.model import Alias, Key, key_arn
 from gateway.keys.rootkey import RootKey, RootKeyError, material_aad
 from gateway.store.base import ConflictError, Store
+
+log = logging.getLogger("gateway.keys")
 
 _ARN_PREFIX = "arn:aws:kms:"
 # The canonical lower-case form AWS gives key ids (a regex is 10x cheaper than uuid.UUID).
@@ -36,46 +40,75 @@ class KeyRepository:
         store: Store,
         root_key: RootKey,
         *,
-        cache_seconds: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 200_000,
     ) -> None:
         self._store = store
         self._root_key = root_key
-        self._ttl = cache_seconds
-        self._clock = clock
-        self._keys: dict[tuple[str, str, str], tuple[float, Key | None]] = {}
-        self._materials: dict[tuple[str, str, str, int], bytes] = {}
+        # Entries never expire by time: another worker's writes reach this process through
+        # the store's change log (refresh()), which drops exactly the stale entries.
+        self._keys: Lru[tuple[str, str, str], Key | None] = Lru(max_keys)
+        self._aliases: Lru[tuple[str, str, str], str | None] = Lru(max_keys)
+        self._materials: Lru[tuple[str, str, str], dict[int, bytes]] = Lru(max_keys)
+        self._seen_change: int | None = None
+        # Bumped by every refresh: a read that a refresh overtook is not cached, since the
+        # change that made it stale may have been forgotten before the read's answer landed.
+        self._epoch = 0
 
     @property
     def store(self) -> Store:
         return self._store
 
+    # --- coherence across worker processes --------------------------------------------------
+    async def refresh(self) -> None:
+        """Drop what other processes changed since the last refresh."""
+        latest, changes = await self._store.changes_since(self._seen_change)
+        self._epoch += 1
+        if changes is None:
+            self._keys.clear()
+            self._aliases.clear()
+            self._materials.clear()
+        else:
+            for kind, account, region, name in changes:
+                if kind == "alias":
+                    self._aliases.pop((account, region, name))
+                else:
+                    self._keys.pop((account, region, name))
+                    self._materials.pop((account, region, name))
+        self._seen_change = latest
+
+    async def run_refresher(self, interval: float) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("key cache refresh failed; dropping the whole cache")
+                self._keys.clear()
+                self._aliases.clear()
+            await asyncio.sleep(interval)
+
     # --- metadata --------------------------------------------------------------------------
     async def get(self, account: str, region: str, key_id: str) -> Key | None:
         ident = (account, region, key_id)
         hit = self._keys.get(ident)
-        now = self._clock()
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        if hit is not MISSING:
+            return hit  # type: ignore[return-value]
+        epoch = self._epoch
         key = await self._store.get_key(account, region, key_id)
-        if len(self._keys) > 100_000:
-            self._keys.clear()  # bound memory; entries are cheap to reload
-        self._keys[ident] = (now + self._ttl, key)
-        if key is None:
-            self._drop_materials(ident)
+        if epoch == self._epoch:
+            self._keys.put(ident, key)
         return key
 
     def remember(self, key: Key) -> None:
         """Cache a record this process just wrote, so its next read sees the change."""
-        self._keys[(key.account, key.region, key.key_id)] = (self._clock() + self._ttl, key)
+        self._keys.put((key.account, key.region, key.key_id), key)
+
+    def forget_alias(self, account: str, region: str, name: str) -> None:
+        """Drop an alias this process just created, moved or deleted."""
+        self._aliases.pop((account, region, name))
 
     def forget(self, account: str, region: str, key_id: str) -> None:
-        self._keys.pop((account, region, key_id), None)
-        self._drop_materials((account, region, key_id))
-
-    def _drop_materials(self, ident: tuple[str, str, str]) -> None:
-        for cached in [m for m in self._materials if m[:3] == ident]:
-            del self._materials[cached]
+        self._keys.pop((account, region, key_id))
+        self._materials.pop((account, region, key_id))
 
     async def modify(self, key: Key, change: Callable[[Key], Key]) -> Key:
         """Apply ``change`` to a key and store the result, safely against other workers.
@@ -133,18 +166,25 @@ class KeyRepository:
         return await self.require(caller, ref)
 
     async def _by_alias(self, caller: Caller, name: str) -> Key:
-        alias = await self._store.get_alias(caller.account, caller.region, name)
-        if alias is None:
+        ident = (caller.account, caller.region, name)
+        target = self._aliases.get(ident)
+        if target is MISSING:
+            epoch = self._epoch
+            alias = await self._store.get_alias(caller.account, caller.region, name)
+            target = alias.target_key_id if alias is not None else None
+            if epoch == self._epoch:
+                self._aliases.put(ident, target)
+        if target is None:
             raise NotFoundException(f"Alias '{_alias_arn(caller, name)}' is not found.")
-        return await self.require(caller, alias.target_key_id)
+        return await self.require(caller, target)  # type: ignore[arg-type]
 
     # --- material --------------------------------------------------------------------------
     async def material(self, key: Key, version: int) -> bytes | None:
         """The plaintext material of one version, or None if that version doesn't exist."""
-        ident = (key.account, key.region, key.key_id, version)
-        cached = self._materials.get(ident)
-        if cached is not None:
-            return cached
+        ident = (key.account, key.region, key.key_id)
+        versions = self._materials.get(ident)
+        if versions is not MISSING and version in versions:  # type: ignore[operator]
+            return versions[version]  # type: ignore[index]
         for wrapped in await self._store.get_materials(key.account, key.region, key.key_id):
             if wrapped.version != version:
                 continue
@@ -154,7 +194,10 @@ class KeyRepository:
                 # Stored material that does not unwrap means a wrong root key or tampering:
                 # an operator problem, never the caller's.
                 raise KMSInternalException("Key material could not be unwrapped.") from None
-            self._materials[ident] = plain
+            if versions is MISSING:
+                versions = {}
+                self._materials.put(ident, versions)  # type: ignore[arg-type]
+            versions[version] = plain  # type: ignore[index]
             return plain
         return None
 

@@ -65,6 +65,7 @@ async def create_alias(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[st
         raise LimitExceededException(f"A KMS key can have at most {max_aliases} aliases.")
     now = kms.clock()
     alias = Alias(caller.account, caller.region, name, key.key_id, now, now)
+    kms.keys.forget_alias(caller.account, caller.region, name)
     try:
         await kms.store.create_alias(alias)
     except DuplicateError:
@@ -97,6 +98,8 @@ async def update_alias(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[st
         await kms.store.update_alias(updated)
     except MissingError:
         raise _not_found(caller, name) from None
+    finally:
+        kms.keys.forget_alias(caller.account, caller.region, name)
     return {}
 
 
@@ -107,6 +110,8 @@ async def delete_alias(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[st
         await kms.store.delete_alias(caller.account, caller.region, name)
     except MissingError:
         raise _not_found(caller, name) from None
+    finally:
+        kms.keys.forget_alias(caller.account, caller.region, name)
     return {}
 
 

@@ -14,6 +14,7 @@ log = logging.getLogger("gateway.kms.deletion")
 async def delete_due_keys(kms: Kms) -> int:
     """Delete every key past its deletion date; returns how many this call destroyed."""
     deleted = 0
+    await kms.store.prune_changes()  # keep the change log bounded; rare, like this sweep
     now = kms.clock()
     for key in await kms.store.keys_due_for_deletion(now):
         try:

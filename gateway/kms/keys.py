@@ -26,6 +26,7 @@ from gateway.kms.paging import DEFAULT_LIMIT, decode_marker, page
 from gateway.kms.service import Kms
 from gateway.kms.states import check_state
 from gateway.kms.tags import tags_from_wire
+from gateway.store.base import LimitReachedError
 
 
 def _validation(value: object, member: str, constraint: str) -> ValidationException:
@@ -66,10 +67,6 @@ async def create_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
         validate_policy(policy, kms.limit(caller, "kms:KeyPolicySize"))
     tags = tags_from_wire(req.get("Tags", []), {}, kms.limit(caller, "kms:TagsPerKey"))
     max_keys = kms.limit(caller, "kms:KeysPerRegion")
-    if await kms.store.count_keys(caller.account, caller.region) >= max_keys:
-        raise LimitExceededException(
-            f"The request would exceed the limit of {max_keys} KMS keys in this account and Region."
-        )
 
     multi_region = bool(req.get("MultiRegion", False))
     key_id = "mrk-" + uuid.uuid4().hex if multi_region else str(uuid.uuid4())
@@ -92,7 +89,12 @@ async def create_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
     else:  # key-pair generation is CPU-heavy (RSA_4096: about a second): off the loop
         material = await asyncio.to_thread(keymaterial.generate, spec)
     wrapped = kms.root_key.wrap(material, material_aad(key.arn, 1))
-    await kms.store.create_key(key, WrappedMaterial(key_id, 1, wrapped, now))
+    try:
+        await kms.store.create_key(key, WrappedMaterial(key_id, 1, wrapped, now), max_keys=max_keys)
+    except LimitReachedError:
+        raise LimitExceededException(
+            f"The request would exceed the limit of {max_keys} KMS keys in this account and Region."
+        ) from None
     kms.keys.remember(key)
     return {"KeyMetadata": key_metadata(key)}
 

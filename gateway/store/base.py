@@ -29,14 +29,24 @@ class ConflictError(StoreError):
     """A compare-and-swap update found the record changed since it was read."""
 
 
+class LimitReachedError(StoreError):
+    """Creating the record would pass the resource quota given with the call."""
+
+
 class Store(Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
 
     # --- keys -----------------------------------------------------------------------------
-    async def create_key(self, key: Key, material: WrappedMaterial) -> None:
-        """Insert a key and its first material version in one transaction."""
+    async def create_key(
+        self, key: Key, material: WrappedMaterial, *, max_keys: int | None = None
+    ) -> None:
+        """Insert a key and its first material version in one transaction.
+
+        With ``max_keys``, raise LimitReachedError instead if the account and region already
+        hold that many keys (checked in the same transaction).
+        """
 
     async def get_key(self, account: str, region: str, key_id: str) -> Key | None: ...
 
@@ -54,6 +64,20 @@ class Store(Protocol):
         """Keys ordered by key_id, starting after ``after`` (exclusive), at most ``limit``."""
 
     async def count_keys(self, account: str, region: str) -> int: ...
+
+    async def changes_since(
+        self, after: int | None
+    ) -> tuple[int, list[tuple[str, str, str, str]] | None]:
+        """Keys and aliases written since change id ``after``, by any process (``None``:
+        only where the log is now, for a cache that starts empty).
+
+        Returns the latest change id and (kind "key" | "alias", account, region, key id or
+        alias name) per change; None instead of the list if older changes were pruned and
+        the caller cannot know what it missed.
+        """
+
+    async def prune_changes(self) -> None:
+        """Drop old change-log entries (the log is bounded)."""
 
     async def key_state_counts(self) -> list[tuple[str, str, str, int]]:
         """(account, region, state, number of keys) for every non-empty combination."""

@@ -14,14 +14,20 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from gateway.keys.model import AccessKey, Alias, Key, KeyState, WrappedMaterial
-from gateway.store.base import ConflictError, DuplicateError, MissingError, StoreError
+from gateway.store.base import (
+    ConflictError,
+    DuplicateError,
+    LimitReachedError,
+    MissingError,
+    StoreError,
+)
 
 T = TypeVar("T")
 
 log = logging.getLogger("gateway.store.sqlite")
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Several worker processes share one file; a writer waits this long for the lock.
 BUSY_TIMEOUT_MS = 5000
@@ -85,7 +91,59 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     # Serves key_state_counts() (every metrics scrape) from the index alone.
     2: ("CREATE INDEX keys_by_state ON keys (account, region, state)",),
+    # Keys per account and region, kept by triggers: CreateKey checks the quota in O(1).
+    # A change log of keys and aliases, also kept by triggers, lets every worker process
+    # drop exactly the cache entries another worker's writes made stale.
+    3: (
+        """CREATE TABLE key_counts (
+            account TEXT NOT NULL,
+            region TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (account, region)
+        ) STRICT""",
+        """INSERT INTO key_counts (account, region, count)
+            SELECT account, region, count(*) FROM keys GROUP BY account, region""",
+        """CREATE TABLE changes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            account TEXT NOT NULL,
+            region TEXT NOT NULL,
+            name TEXT NOT NULL
+        ) STRICT""",
+        """CREATE TRIGGER keys_inserted AFTER INSERT ON keys BEGIN
+            INSERT INTO key_counts (account, region, count) VALUES (NEW.account, NEW.region, 1)
+                ON CONFLICT (account, region) DO UPDATE SET count = count + 1;
+            INSERT INTO changes (kind, account, region, name)
+                VALUES ('key', NEW.account, NEW.region, NEW.key_id);
+        END""",
+        """CREATE TRIGGER keys_updated AFTER UPDATE ON keys BEGIN
+            INSERT INTO changes (kind, account, region, name)
+                VALUES ('key', NEW.account, NEW.region, NEW.key_id);
+        END""",
+        """CREATE TRIGGER keys_deleted AFTER DELETE ON keys BEGIN
+            UPDATE key_counts SET count = count - 1
+                WHERE account = OLD.account AND region = OLD.region;
+            INSERT INTO changes (kind, account, region, name)
+                VALUES ('key', OLD.account, OLD.region, OLD.key_id);
+        END""",
+        """CREATE TRIGGER aliases_inserted AFTER INSERT ON aliases BEGIN
+            INSERT INTO changes (kind, account, region, name)
+                VALUES ('alias', NEW.account, NEW.region, NEW.name);
+        END""",
+        """CREATE TRIGGER aliases_updated AFTER UPDATE ON aliases BEGIN
+            INSERT INTO changes (kind, account, region, name)
+                VALUES ('alias', NEW.account, NEW.region, NEW.name);
+        END""",
+        """CREATE TRIGGER aliases_deleted AFTER DELETE ON aliases BEGIN
+            INSERT INTO changes (kind, account, region, name)
+                VALUES ('alias', OLD.account, OLD.region, OLD.name);
+        END""",
+    ),
 }
+
+# The change log keeps this many most recent entries; a worker further behind than that
+# drops its whole cache instead.
+CHANGES_KEPT = 100_000
 
 _KEY_COLUMN_NAMES = (
     "account",
@@ -311,11 +369,22 @@ class SqliteStore:
         return result
 
     # --- keys -----------------------------------------------------------------------------
-    async def create_key(self, key: Key, material: WrappedMaterial) -> None:
+    async def create_key(
+        self, key: Key, material: WrappedMaterial, *, max_keys: int | None = None
+    ) -> None:
         if material.key_id != key.key_id:
             raise ValueError("material.key_id does not match key.key_id")
 
         def body(conn: sqlite3.Connection) -> None:
+            if max_keys is not None:
+                # Checked inside the write transaction: concurrent CreateKeys in several
+                # worker processes cannot go past the quota together.
+                row = conn.execute(
+                    "SELECT count FROM key_counts WHERE account = ? AND region = ?",
+                    (key.account, key.region),
+                ).fetchone()
+                if row is not None and row[0] >= max_keys:
+                    raise LimitReachedError(f"{max_keys} keys in {key.account}/{key.region}")
             conn.execute(f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({_marks(15)})", _key_row(key))
             _insert_material(conn, key.account, key.region, material)
 
@@ -380,10 +449,49 @@ class SqliteStore:
     async def count_keys(self, account: str, region: str) -> int:
         rows = await self._run(
             self._read,
-            "SELECT count(*) FROM keys WHERE account = ? AND region = ?",
+            "SELECT count FROM key_counts WHERE account = ? AND region = ?",
             (account, region),
         )
-        return int(rows[0][0])
+        return int(rows[0][0]) if rows else 0
+
+    async def changes_since(
+        self, after: int | None
+    ) -> tuple[int, list[tuple[str, str, str, str]] | None]:
+        """(latest change id, changes after ``after``), or None for the changes when some
+        were already pruned: the caller must then forget everything it cached."""
+
+        def read() -> tuple[int, list[tuple[str, str, str, str]] | None]:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    low, high = conn.execute("SELECT min(id), max(id) FROM changes").fetchone()
+                    if high is None:
+                        return after or 0, []
+                    if after is None:
+                        return high, []  # a fresh cache has nothing to forget
+                    if low > after + 1:
+                        return high, None
+                    rows = conn.execute(
+                        "SELECT kind, account, region, name FROM changes WHERE id > ? ORDER BY id",
+                        (after,),
+                    ).fetchall()
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite read failed: {_error_name(exc)}") from exc
+            return high, [(str(k), str(a), str(r), str(n)) for k, a, r, n in rows]
+
+        return await self._run(read)
+
+    async def prune_changes(self) -> None:
+        def body(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "DELETE FROM changes WHERE id <= (SELECT max(id) FROM changes) - ?",
+                (CHANGES_KEPT,),
+            )
+
+        await self._run(self._write, body)
 
     async def key_state_counts(self) -> list[tuple[str, str, str, int]]:
         rows = await self._run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -31,7 +32,7 @@ async def setup(tmp_path):
     await store.open()
     root = RootKey(b"\x01" * 32)
     clock = Clock()
-    repo = KeyRepository(store, root, cache_seconds=1.0, clock=clock)
+    repo = KeyRepository(store, root)
     key = Key(ACCOUNT, REGION, str(uuid.uuid4()), 0.0)
     material = b"m" * 32
     wrapped = root.wrap(material, material_aad(key.arn, 1))
@@ -73,13 +74,42 @@ async def test_material_unwraps_and_missing_version_is_none(setup) -> None:
     assert await repo.material(key, 2) is None
 
 
-async def test_cache_sees_other_writers_after_its_ttl(setup) -> None:
-    store, repo, key, _, clock = setup
+async def test_cache_sees_other_writers_after_a_refresh(setup) -> None:
+    store, repo, key, _, _ = setup
+    await repo.refresh()
     assert (await repo.get(ACCOUNT, REGION, key.key_id)).state is KeyState.ENABLED
-    await store.update_key(key.copy(state=KeyState.DISABLED))  # another worker's change
+    assert (await repo.resolve(CALLER, "alias/app")).key_id == key.key_id
+    other = Key(ACCOUNT, REGION, str(uuid.uuid4()), 0.0)
+    await store.create_key(other, WrappedMaterial(other.key_id, 1, b"w", 0.0))
+    # Other workers' changes: the cache serves its copies until it reads the change log.
+    await store.update_key(key.copy(state=KeyState.DISABLED))
+    await store.update_alias(Alias(ACCOUNT, REGION, "alias/app", other.key_id, 0.0, 1.0))
     assert (await repo.get(ACCOUNT, REGION, key.key_id)).state is KeyState.ENABLED
-    clock.now += 1.5
+    await repo.refresh()
     assert (await repo.get(ACCOUNT, REGION, key.key_id)).state is KeyState.DISABLED
+    assert (await repo.resolve(CALLER, "alias/app")).key_id == other.key_id
+
+
+async def test_destroyed_keys_leave_the_cache_with_their_material(setup) -> None:
+    store, repo, key, material, _ = setup
+    await repo.refresh()
+    assert await repo.material(key, 1) == material
+    await store.delete_key(ACCOUNT, REGION, key.key_id)
+    await repo.refresh()
+    assert await repo.get(ACCOUNT, REGION, key.key_id) is None
+    assert await repo.material(key, 1) is None
+
+
+async def test_a_refresh_during_a_read_keeps_the_stale_answer_out_of_the_cache(setup) -> None:
+    store, repo, key, _, _ = setup
+    await repo.refresh()
+    read = asyncio.ensure_future(repo.get(ACCOUNT, REGION, key.key_id))
+    await asyncio.sleep(0)  # the read is on the store's thread
+    await repo.refresh()
+    await read
+    await store.update_key(key.copy(description="changed"))
+    await repo.refresh()
+    assert (await repo.get(ACCOUNT, REGION, key.key_id)).description == "changed"
 
 
 async def test_modify_retries_on_a_stale_copy_without_undoing_the_other_change(setup) -> None:

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.keys.model import AccessKey, Alias, Key, KeyState, WrappedMaterial
-from gateway.store.base import DuplicateError, MissingError, StoreError
+from gateway.store.base import DuplicateError, LimitReachedError, MissingError, StoreError
 from gateway.store.sqlite import SCHEMA_VERSION, ConflictError, SqliteStore
 
 ACCOUNT = "111122223333"
@@ -721,3 +721,34 @@ async def test_worker_processes_starting_and_writing_at_once_lose_nothing(tmp_pa
         await _assert_intact(store, reported)
     finally:
         await store.close()
+
+
+async def test_change_log_names_every_written_key_and_alias(store: SqliteStore) -> None:
+    start, _ = await store.changes_since(None)
+    a = await add_key(store, "a")
+    await add_key(store, "b")
+    await store.update_key(a.copy(description="x"))
+    await store.create_alias(make_alias("alias/x", "a"))
+    await store.delete_key(ACCOUNT, REGION, "a")  # takes its alias with it
+    latest, changes = await store.changes_since(start)
+    assert latest > start
+    assert changes == [
+        ("key", ACCOUNT, REGION, "a"),
+        ("key", ACCOUNT, REGION, "b"),
+        ("key", ACCOUNT, REGION, "a"),
+        ("alias", ACCOUNT, REGION, "alias/x"),
+        ("alias", ACCOUNT, REGION, "alias/x"),
+        ("key", ACCOUNT, REGION, "a"),
+    ]
+    assert await store.changes_since(latest) == (latest, [])
+    assert await store.count_keys(ACCOUNT, REGION) == 1
+
+
+async def test_create_key_respects_max_keys_in_its_transaction(store: SqliteStore) -> None:
+    for key_id in ("k1", "k2", "k3"):
+        await store.create_key(make_key(key_id), make_material(key_id), max_keys=3)
+    with pytest.raises(LimitReachedError):
+        await store.create_key(make_key("k4"), make_material("k4"), max_keys=3)
+    assert await store.get_key(ACCOUNT, REGION, "k4") is None
+    assert await store.count_keys(ACCOUNT, REGION) == 3
+    await store.create_key(make_key("k4", region=OTHER_REGION), make_material("k4"), max_keys=3)
