@@ -9,6 +9,7 @@ botocore and the other SDKs sign for KMS, ACM, IAM and STS.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections import OrderedDict
@@ -56,6 +57,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return headers.get(name)
 
 
+@functools.lru_cache(maxsize=1024)  # clients sign many requests within the same second
 def _parse_amz_date(value: str) -> float | None:
     """Epoch seconds of an ISO-8601 basic timestamp, or None if it is not one."""
     if len(value) != 16 or value[8] != "T" or value[15] != "Z":
