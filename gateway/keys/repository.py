@@ -15,7 +15,7 @@ from collections.abc import Callable
 from gateway.caller import Caller
 from gateway.errors import InvalidArnException, KMSInternalException, NotFoundException
 from gateway.keys.lru import MISSING, Lru
-from gateway.keys.model import Alias, Key, key_arn
+from gateway.keys.model import Alias, Key, WrappedMaterial, key_arn
 from gateway.keys.rootkey import RootKey, RootKeyError, material_aad
 from gateway.store.base import ConflictError, Store
 
@@ -49,6 +49,8 @@ class KeyRepository:
         self._keys: Lru[tuple[str, str, str], Key | None] = Lru(max_keys)
         self._aliases: Lru[tuple[str, str, str], str | None] = Lru(max_keys)
         self._materials: Lru[tuple[str, str, str], dict[int, bytes]] = Lru(max_keys)
+        # Wrapped material read along with the metadata, unwrapped on first use.
+        self._wrapped: Lru[tuple[str, str, str], list[WrappedMaterial]] = Lru(max_keys)
         self._seen_change: int | None = None
         # Bumped by every refresh: a read that a refresh overtook is not cached, since the
         # change that made it stale may have been forgotten before the read's answer landed.
@@ -67,6 +69,7 @@ class KeyRepository:
             self._keys.clear()
             self._aliases.clear()
             self._materials.clear()
+            self._wrapped.clear()
         else:
             for kind, account, region, name in changes:
                 if kind == "alias":
@@ -74,6 +77,7 @@ class KeyRepository:
                 else:
                     self._keys.pop((account, region, name))
                     self._materials.pop((account, region, name))
+                    self._wrapped.pop((account, region, name))
         self._seen_change = latest
 
     async def run_refresher(self, interval: float) -> None:
@@ -93,9 +97,11 @@ class KeyRepository:
         if hit is not MISSING:
             return hit  # type: ignore[return-value]
         epoch = self._epoch
-        key = await self._store.get_key(account, region, key_id)
+        key, wrapped = await self._store.get_key_with_materials(account, region, key_id)
         if epoch == self._epoch:
             self._keys.put(ident, key)
+            if key is not None:
+                self._wrapped.put(ident, wrapped)
         return key
 
     def remember(self, key: Key) -> None:
@@ -109,6 +115,7 @@ class KeyRepository:
     def forget(self, account: str, region: str, key_id: str) -> None:
         self._keys.pop((account, region, key_id))
         self._materials.pop((account, region, key_id))
+        self._wrapped.pop((account, region, key_id))
 
     async def modify(self, key: Key, change: Callable[[Key], Key]) -> Key:
         """Apply ``change`` to a key and store the result, safely against other workers.
@@ -185,7 +192,10 @@ class KeyRepository:
         versions = self._materials.get(ident)
         if versions is not MISSING and version in versions:  # type: ignore[operator]
             return versions[version]  # type: ignore[index]
-        for wrapped in await self._store.get_materials(key.account, key.region, key.key_id):
+        stored = self._wrapped.get(ident)
+        if stored is MISSING or not any(w.version == version for w in stored):  # type: ignore[attr-defined]
+            stored = await self._store.get_materials(key.account, key.region, key.key_id)
+        for wrapped in stored:  # type: ignore[attr-defined]
             if wrapped.version != version:
                 continue
             try:

@@ -50,6 +50,11 @@ class Store(Protocol):
 
     async def get_key(self, account: str, region: str, key_id: str) -> Key | None: ...
 
+    async def get_key_with_materials(
+        self, account: str, region: str, key_id: str
+    ) -> tuple[Key | None, list[WrappedMaterial]]:
+        """A key and its wrapped material versions, read together (one snapshot)."""
+
     async def update_key(self, key: Key, *, expected: Key | None = None) -> None:
         """Replace the stored metadata of an existing key (MissingError if absent).
 

@@ -398,6 +398,39 @@ class SqliteStore:
         )
         return _key_from_row(rows[0]) if rows else None
 
+    async def get_key_with_materials(
+        self, account: str, region: str, key_id: str
+    ) -> tuple[Key | None, list[WrappedMaterial]]:
+        ident = (account, region, key_id)
+
+        def read() -> tuple[Key | None, list[WrappedMaterial]]:
+            # One trip to the store thread and one snapshot for both reads: a cache miss on
+            # the hot path costs one hop, not two.
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    row = conn.execute(
+                        f"SELECT {_KEY_COLUMNS} FROM keys "
+                        "WHERE account = ? AND region = ? AND key_id = ?",
+                        ident,
+                    ).fetchone()
+                    materials = conn.execute(
+                        "SELECT key_id, version, wrapped, created FROM materials "
+                        "WHERE account = ? AND region = ? AND key_id = ? ORDER BY version",
+                        ident,
+                    ).fetchall()
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite read failed: {_error_name(exc)}") from exc
+            if row is None:
+                return None, []
+            wrapped = [WrappedMaterial(r[0], r[1], bytes(r[2]), r[3]) for r in materials]
+            return _key_from_row(row), wrapped
+
+        return await self._run(read)
+
     async def update_key(self, key: Key, *, expected: Key | None = None) -> None:
         """Replace a key's metadata; MissingError if absent.
 

@@ -752,3 +752,12 @@ async def test_create_key_respects_max_keys_in_its_transaction(store: SqliteStor
     assert await store.get_key(ACCOUNT, REGION, "k4") is None
     assert await store.count_keys(ACCOUNT, REGION) == 3
     await store.create_key(make_key("k4", region=OTHER_REGION), make_material("k4"), max_keys=3)
+
+
+async def test_get_key_with_materials_reads_both_together(store: SqliteStore) -> None:
+    key = await add_key(store, "k")
+    await store.add_material(ACCOUNT, REGION, make_material("k", 2))
+    found, materials = await store.get_key_with_materials(ACCOUNT, REGION, "k")
+    assert found == key
+    assert materials == [make_material("k", 1), make_material("k", 2)]
+    assert await store.get_key_with_materials(ACCOUNT, REGION, "missing") == (None, [])
