@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -78,6 +79,11 @@ async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Pat
         backlog=1024,
     )
     await site.start()
+    # Everything built so far (service models, validators) lives as long as the process:
+    # take it out of the collector's sight, or every full collection walks it (a 15 ms
+    # pause was measured under load without this).
+    gc.collect()
+    gc.freeze()
     scheme = "https" if settings.tls_cert else "http"
     log.info("serving", extra={"url": f"{scheme}://{settings.host}:{settings.port}"})
     stop = asyncio.Event()
