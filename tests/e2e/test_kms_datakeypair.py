@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from tests.e2e.test_kms_keys import error_of
 
@@ -55,6 +55,15 @@ def test_generate_data_key_pair_without_plaintext(kms, key_id, spec):
     assert "PrivateKeyPlaintext" not in out and out["KeyPairSpec"] == spec
     private = kms.decrypt(CiphertextBlob=out["PrivateKeyCiphertextBlob"])["Plaintext"]
     _check_pair(private, out["PublicKey"], spec)
+
+
+def test_generate_ed25519_data_key_pair(kms, key_id):
+    out = kms.generate_data_key_pair(KeyId=key_id, KeyPairSpec="ECC_NIST_EDWARDS25519")
+    private = serialization.load_der_private_key(out["PrivateKeyPlaintext"], password=None)
+    assert isinstance(private, ed25519.Ed25519PrivateKey)
+    serialization.load_der_public_key(out["PublicKey"]).verify(private.sign(b"m"), b"m")
+    back = kms.decrypt(CiphertextBlob=out["PrivateKeyCiphertextBlob"])["Plaintext"]
+    assert back == out["PrivateKeyPlaintext"]
 
 
 def test_data_key_pair_errors(kms, key_id):
