@@ -28,9 +28,13 @@ async def _generate(
     check_symmetric(key, operation)
     pair_spec = req["KeyPairSpec"]
     if pair_spec not in DATA_KEY_PAIR_SPECS:
+        why = (
+            "SM2 is only available in the AWS China Regions"
+            if pair_spec == "SM2"
+            else "not supported yet"
+        )
         raise UnsupportedOperationException(
-            f"KeyPairSpec {pair_spec} is not supported by this gateway "
-            "(SM2 is only available in the AWS China Regions)."
+            f"KeyPairSpec {pair_spec} is not supported by this gateway ({why})."
         )
     dry_run(req)
     private, public = await asyncio.to_thread(keymaterial.generate_pair, pair_spec)

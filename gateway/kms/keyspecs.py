@@ -129,6 +129,13 @@ CUSTOMER_MASTER_KEY_SPECS = frozenset(
 REFUSED: dict[str, str] = {
     "SM2": "KeySpec SM2 is only available in the AWS China Regions; this gateway does not "
     "support it.",
+    # Newer botocore models add ML-KEM keys with Encapsulate/Decapsulate; until those
+    # operations are served here, the specs are refused rather than half-done.
+    **{
+        f"ML_KEM_{size}": f"KeySpec ML_KEM_{size} (Encapsulate/Decapsulate) is not supported "
+        "by this gateway yet."
+        for size in (512, 768, 1024)
+    },
 }
 
 # GenerateDataKeyPair specs served (SM2 is refused as above).

@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.quotas.enforcer import Charge
-from gateway.quotas.table import ECC, ML_DSA, RSA, SM, SYMMETRIC, key_pair_quota
+from gateway.quotas.table import (
+    DEFAULT_QUOTAS,
+    ECC,
+    ML_DSA,
+    RSA,
+    SM,
+    SYMMETRIC,
+    key_pair_quota,
+)
 
 # Operations whose quota depends on the key: their handlers charge after resolving it.
 # DeriveSharedSecret (ECDH, newer than the guide) counts like the other ECC operations.
@@ -51,8 +59,9 @@ def charges_for(operation: str, params: dict[str, Any] | None = None) -> tuple[C
     if operation in _ALWAYS_SYMMETRIC:
         return (Charge(SYMMETRIC),)
     if operation in ("GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"):
-        spec = (params or {}).get("KeyPairSpec", "")
-        return (Charge(key_pair_quota(spec)),) if spec else ()
+        quota = key_pair_quota((params or {}).get("KeyPairSpec", ""))
+        # A spec without a quota row is one the handler refuses (SM2, newer model specs).
+        return (Charge(quota),) if quota in DEFAULT_QUOTAS else ()
     if operation == "ReplicateKey":
         # One ReplicateKey here, and two CreateKey in the replica's region (one a dry run).
         replica = (params or {}).get("ReplicaRegion")
