@@ -8,7 +8,7 @@ the distribution of native batch sizes (``gateway_crypto_batch_size`` from /metr
 before/after deltas). The native ceiling is the per-item cost of
 ``gateway.crypto.ecdsa`` sign/verify batches on one thread, measured in this process.
 
-Usage: python loadtest/bench_sign.py [--seconds 8] [--concurrency 16,64,256] [--workers 1]
+Usage: python -m loadtest.bench_sign [--seconds 8] [--concurrency 16,64,256] [--workers 1]
 The client runs on the same machine as the server: it takes CPU from it (see BENCHMARKS.md).
 """
 
@@ -21,8 +21,6 @@ import json
 import os
 import platform
 import re
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -34,13 +32,11 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+from loadtest import servers
+from loadtest.signing import TEST_ACCESS_KEY_ID as ACCESS_KEY_ID
+from loadtest.signing import TEST_SECRET_ACCESS_KEY as SECRET_ACCESS_KEY
+
 REGION = "us-east-1"
-CONFIG = """[[quota]]
-name = "kms:CryptographicOperationsEcc"
-value = 1000000
-"""
 DISTINCT = 1024  # distinct messages (and signatures) cycled through
 
 
@@ -64,56 +60,6 @@ def native_ceiling(batch: int = 256, repeats: int = 20) -> dict[str, float]:
     key.close()
     public.close()
     return best
-
-
-class Gateway:
-    def __init__(self, workers: int) -> None:
-        self.tmp = tempfile.TemporaryDirectory(prefix="bench-sign-")
-        root = Path(self.tmp.name)
-        (root / "quotas.toml").write_text(CONFIG)
-        with __import__("socket").socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "GATEWAY_ACCESS_KEY_ID": ACCESS_KEY_ID,
-            "GATEWAY_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        }
-        self.log = open(root / "gateway.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gateway",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(root / "data"),
-                "--workers",
-                str(workers),
-                "--config",
-                str(root / "quotas.toml"),
-            ],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("gateway did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self.log.close()
-        self.tmp.cleanup()
 
 
 def presign(url: str, operation: str, params: dict[str, object]) -> tuple[bytes, dict[str, str]]:
@@ -230,7 +176,11 @@ def main() -> None:
         f"= {1e6 / ceiling['sign']:,.0f}/s, verify {ceiling['verify']:.1f} us/item "
         f"= {1e6 / ceiling['verify']:,.0f}/s"
     )
-    gateway = Gateway(args.workers)
+    tmp = tempfile.TemporaryDirectory(prefix="bench-sign-")
+    root = Path(tmp.name)
+    gateway = servers.gateway(
+        root / "data", workers=args.workers, config=servers.unthrottled_config(root)
+    ).start()
     try:
         kms = boto3.client(
             "kms",
@@ -292,6 +242,7 @@ def main() -> None:
                 )
     finally:
         gateway.stop()
+        tmp.cleanup()
 
 
 if __name__ == "__main__":
