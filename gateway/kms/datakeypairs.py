@@ -28,11 +28,10 @@ async def _generate(
     check_symmetric(key, operation)
     pair_spec = req["KeyPairSpec"]
     if pair_spec not in DATA_KEY_PAIR_SPECS:
-        why = (
-            "SM2 is only available in the AWS China Regions"
-            if pair_spec == "SM2"
-            else "not supported yet"
-        )
+        why = {
+            "SM2": "SM2 is only available in the AWS China Regions",
+            "ML_KEM_512": "its cryptography library provides ML-KEM-768 and ML-KEM-1024 only",
+        }.get(pair_spec, "not supported yet")
         raise UnsupportedOperationException(
             f"KeyPairSpec {pair_spec} is not supported by this gateway ({why})."
         )

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, rsa
 
 from gateway.kms.keyspecs import Family, KeySpec, spec_of
 
@@ -25,6 +25,10 @@ _ML_DSA: dict[str, Any] = {
     "ML_DSA_44": mldsa.MLDSA44PrivateKey,
     "ML_DSA_65": mldsa.MLDSA65PrivateKey,
     "ML_DSA_87": mldsa.MLDSA87PrivateKey,
+}
+_ML_KEM: dict[str, Any] = {
+    "ML_KEM_768": mlkem.MLKEM768PrivateKey,
+    "ML_KEM_1024": mlkem.MLKEM1024PrivateKey,
 }
 SYMMETRIC_MATERIAL_BYTES = 32
 
@@ -42,6 +46,8 @@ def _private_key(spec: KeySpec) -> Any:
         return ed25519.Ed25519PrivateKey.generate()
     if spec.family is Family.ML_DSA:
         return _ML_DSA[spec.name].generate()
+    if spec.family is Family.ML_KEM:
+        return _ML_KEM[spec.name].generate()
     raise ValueError(f"{spec.name} has no private key")
 
 

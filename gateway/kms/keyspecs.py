@@ -17,12 +17,14 @@ class Family(StrEnum):
     ECC = "ECC"  # ECDSA / ECDH over a Weierstrass curve
     ED25519 = "ED25519"
     ML_DSA = "ML_DSA"
+    ML_KEM = "ML_KEM"
 
 
 ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
 SIGN_VERIFY = "SIGN_VERIFY"
 GENERATE_VERIFY_MAC = "GENERATE_VERIFY_MAC"
 KEY_AGREEMENT = "KEY_AGREEMENT"
+ENCAPSULATE_DECAPSULATE = "ENCAPSULATE_DECAPSULATE"
 
 RSA_SIGNING = (
     "RSASSA_PKCS1_V1_5_SHA_256",
@@ -63,6 +65,8 @@ class KeySpec:
             return {"MacAlgorithms": list(self.mac)}
         if usage == KEY_AGREEMENT:
             return {"KeyAgreementAlgorithms": ["ECDH"]}
+        if usage == ENCAPSULATE_DECAPSULATE:
+            return {"EncapsulationAlgorithms": ["ML_KEM"]}
         return {}
 
 
@@ -113,6 +117,9 @@ SPECS: dict[str, KeySpec] = {
         KeySpec("ML_DSA_44", Family.ML_DSA, (SIGN_VERIFY,), signing=("ML_DSA_SHAKE_256",)),
         KeySpec("ML_DSA_65", Family.ML_DSA, (SIGN_VERIFY,), signing=("ML_DSA_SHAKE_256",)),
         KeySpec("ML_DSA_87", Family.ML_DSA, (SIGN_VERIFY,), signing=("ML_DSA_SHAKE_256",)),
+        # ML-KEM keys have one usage, which CreateKey requires explicitly (like HMAC keys).
+        KeySpec("ML_KEM_768", Family.ML_KEM, (ENCAPSULATE_DECAPSULATE,)),
+        KeySpec("ML_KEM_1024", Family.ML_KEM, (ENCAPSULATE_DECAPSULATE,)),
         _hmac(224),
         _hmac(256),
         _hmac(384),
@@ -120,25 +127,23 @@ SPECS: dict[str, KeySpec] = {
     )
 }
 
-# The deprecated CustomerMasterKeySpec field only has the specs that predate ML-DSA/Ed25519.
+# The deprecated CustomerMasterKeySpec field only has the specs that predate
+# ML-DSA/ML-KEM/Ed25519.
 CUSTOMER_MASTER_KEY_SPECS = frozenset(
-    name for name in SPECS if not name.startswith(("ML_DSA_", "ECC_NIST_EDWARDS"))
+    name for name in SPECS if not name.startswith(("ML_DSA_", "ML_KEM_", "ECC_NIST_EDWARDS"))
 ) | {"SM2"}
 
 # Specs botocore's model has that this gateway refuses, with the reason it gives.
 REFUSED: dict[str, str] = {
     "SM2": "KeySpec SM2 is only available in the AWS China Regions; this gateway does not "
     "support it.",
-    # Newer botocore models add ML-KEM keys with Encapsulate/Decapsulate; until those
-    # operations are served here, the specs are refused rather than half-done.
-    **{
-        f"ML_KEM_{size}": f"KeySpec ML_KEM_{size} (Encapsulate/Decapsulate) is not supported "
-        "by this gateway yet."
-        for size in (512, 768, 1024)
-    },
+    # pyca/cryptography (which does all of this gateway's KEM math) has ML-KEM-768 and
+    # ML-KEM-1024 only.
+    "ML_KEM_512": "KeySpec ML_KEM_512 is not supported by this gateway: its cryptography "
+    "library provides ML-KEM-768 and ML-KEM-1024 only.",
 }
 
-# GenerateDataKeyPair specs served (SM2 is refused as above).
+# GenerateDataKeyPair specs served (SM2 and ML_KEM_512 are refused as above).
 DATA_KEY_PAIR_SPECS = (
     "RSA_2048",
     "RSA_3072",
@@ -148,7 +153,13 @@ DATA_KEY_PAIR_SPECS = (
     "ECC_NIST_P521",
     "ECC_SECG_P256K1",
     "ECC_NIST_EDWARDS25519",
+    "ML_KEM_768",
+    "ML_KEM_1024",
 )
+
+# The encapsulated shared secret's length (FIPS 203 ciphertext size) for each ML-KEM spec;
+# Decapsulate refuses any other length with InvalidCiphertextException.
+KEM_CIPHERTEXT_BYTES = {"ML_KEM_512": 768, "ML_KEM_768": 1088, "ML_KEM_1024": 1568}
 
 
 def spec_of(name: str) -> KeySpec:

@@ -17,6 +17,7 @@ from gateway.kms import (
     aliases,
     datakeypairs,
     dataplane,
+    encapsulation,
     keypolicy,
     keys,
     mac,
@@ -76,6 +77,8 @@ _HANDLERS: dict[str, Handler] = {
     "GenerateDataKeyPair": datakeypairs.generate_data_key_pair,
     "GenerateDataKeyPairWithoutPlaintext": datakeypairs.generate_data_key_pair_without_plaintext,
     "DeriveSharedSecret": agreement.derive_shared_secret,
+    "Encapsulate": encapsulation.encapsulate,
+    "Decapsulate": encapsulation.decapsulate,
 }
 
 OPERATIONS: dict[str, Operation] = {

@@ -82,6 +82,8 @@ _RULES = {
             "Verify",
             "GetPublicKey",
             "DeriveSharedSecret",
+            "Encapsulate",
+            "Decapsulate",
             "CreateGrant",
         ),
         _CRYPTO,

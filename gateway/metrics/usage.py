@@ -9,11 +9,27 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from gateway.quotas.table import ECC, KEY_STATE_CHANGES, ML_DSA, RSA, SM, SYMMETRIC, QuotaTable
+from gateway.quotas.table import (
+    ECC,
+    KEY_STATE_CHANGES,
+    ML_DSA,
+    ML_KEM,
+    RSA,
+    SM,
+    SYMMETRIC,
+    QuotaTable,
+)
 
 # AWS/Usage's Class dimension: KMS says which shared cryptographic quota a call counted
 # against; everything else is "None", as in CloudWatch.
-_CLASS_OF_QUOTA = {SYMMETRIC: "Symmetric", RSA: "RSA", ECC: "ECC", SM: "SM", ML_DSA: "MLDSA"}
+_CLASS_OF_QUOTA = {
+    SYMMETRIC: "Symmetric",
+    RSA: "RSA",
+    ECC: "ECC",
+    SM: "SM",
+    ML_DSA: "MLDSA",
+    ML_KEM: "MLKEM",
+}
 _USAGE_LABELS = ("service", "type", "resource", "class", "account", "region")
 
 LATENCY_BUCKETS = (

@@ -15,6 +15,7 @@ from gateway.quotas.table import (
     DEFAULT_QUOTAS,
     ECC,
     ML_DSA,
+    ML_KEM,
     RSA,
     SM,
     SYMMETRIC,
@@ -22,8 +23,20 @@ from gateway.quotas.table import (
 )
 
 # Operations whose quota depends on the key: their handlers charge after resolving it.
-# DeriveSharedSecret (ECDH, newer than the guide) counts like the other ECC operations.
-KEY_TYPED = frozenset({"Encrypt", "Decrypt", "ReEncrypt", "Sign", "Verify", "DeriveSharedSecret"})
+# DeriveSharedSecret (ECDH, newer than the guide) counts like the other ECC operations;
+# Encapsulate/Decapsulate (ML-KEM keys only) count against the ML-KEM row.
+KEY_TYPED = frozenset(
+    {
+        "Encrypt",
+        "Decrypt",
+        "ReEncrypt",
+        "Sign",
+        "Verify",
+        "DeriveSharedSecret",
+        "Encapsulate",
+        "Decapsulate",
+    }
+)
 
 _ALWAYS_SYMMETRIC = frozenset(
     {
@@ -46,6 +59,8 @@ def crypto_quota(key_spec: str) -> str:
         return SM
     if key_spec.startswith("ML_DSA_"):
         return ML_DSA
+    if key_spec.startswith("ML_KEM_"):
+        return ML_KEM
     return SYMMETRIC  # SYMMETRIC_DEFAULT and HMAC keys share it (§7.3)
 
 

@@ -71,6 +71,8 @@ def test_usages_and_algorithms_are_model_values() -> None:
             {"SigningAlgorithms": ["ED25519_SHA_512", "ED25519_PH_SHA_512"]},
         ),
         ("ML_DSA_65", "SIGN_VERIFY", {"SigningAlgorithms": ["ML_DSA_SHAKE_256"]}),
+        ("ML_KEM_768", "ENCAPSULATE_DECAPSULATE", {"EncapsulationAlgorithms": ["ML_KEM"]}),
+        ("ML_KEM_1024", "ENCAPSULATE_DECAPSULATE", {"EncapsulationAlgorithms": ["ML_KEM"]}),
         ("HMAC_384", "GENERATE_VERIFY_MAC", {"MacAlgorithms": ["HMAC_SHA_384"]}),
     ],
 )
@@ -104,7 +106,16 @@ def test_hmac_material_is_as_long_as_the_spec_says(spec) -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["ECC_NIST_P256", "ECC_NIST_P521", "ECC_NIST_EDWARDS25519", "ML_DSA_44", "RSA_2048"]
+    "spec",
+    [
+        "ECC_NIST_P256",
+        "ECC_NIST_P521",
+        "ECC_NIST_EDWARDS25519",
+        "ML_DSA_44",
+        "ML_KEM_768",
+        "ML_KEM_1024",
+        "RSA_2048",
+    ],
 )
 def test_asymmetric_material_is_pkcs8_that_loads(spec) -> None:
     material = keymaterial.generate(spec)

@@ -11,7 +11,10 @@ def key(state: KeyState) -> Key:
     )
 
 
-@pytest.mark.parametrize("operation", ["Encrypt", "Decrypt", "GenerateDataKey", "ReEncrypt"])
+@pytest.mark.parametrize(
+    "operation",
+    ["Encrypt", "Decrypt", "GenerateDataKey", "ReEncrypt", "Encapsulate", "Decapsulate"],
+)
 def test_crypto_operations_follow_the_table(operation: str) -> None:
     check_state(key(KeyState.ENABLED), operation)
     check_state(key(KeyState.UPDATING), operation)
