@@ -126,5 +126,5 @@ async def bootstrap_admin(
         "Generated the administrator access key (shown once):\n"
         f"  aws_access_key_id     = {admin.record.access_key_id}\n"
         f"  aws_secret_access_key = {admin.secret}\n"
-        f"Saved as an AWS shared-credentials file: AWS_SHARED_CREDENTIALS_FILE={path}"
+        f"Saved as an AWS shared-credentials file: AWS_SHARED_CREDENTIALS_FILE={path.resolve()}"
     )
