@@ -61,6 +61,24 @@ def _failure(shown: str | None, path: str, constraint: str) -> str:
     return f"Value '{shown}' at '{path}' failed to satisfy constraint: {constraint}"
 
 
+def _check_bounds(
+    measure: int,
+    what: str,
+    shown: str | None,
+    path: str,
+    lo: int | None,
+    hi: int | None,
+    errors: list[str],
+) -> None:
+    """A min/max constraint in AWS's words; ``what`` is "length" or "value"."""
+    if hi is not None and measure > hi:
+        errors.append(_failure(shown, path, f"Member must have {what} less than or equal to {hi}"))
+    if lo is not None and measure < lo:
+        errors.append(
+            _failure(shown, path, f"Member must have {what} greater than or equal to {lo}")
+        )
+
+
 def _check_size(
     value: list[Any] | dict[str, Any],
     path: str,
@@ -69,16 +87,11 @@ def _check_size(
     show: bool,
     errors: list[str],
 ) -> None:
-    """A list's or map's min/max constraint, in AWS's words."""
+    """A list's or map's min/max constraint (the value is rendered only when it fails)."""
     size = len(value)
-    if hi is not None and size > hi:
+    if (hi is not None and size > hi) or (lo is not None and size < lo):
         shown = _render(value) if show else None
-        errors.append(_failure(shown, path, f"Member must have length less than or equal to {hi}"))
-    if lo is not None and size < lo:
-        shown = _render(value) if show else None
-        errors.append(
-            _failure(shown, path, f"Member must have length greater than or equal to {lo}")
-        )
+        _check_bounds(size, "length", shown, path, lo, hi, errors)
 
 
 def _null(path: str) -> str:
@@ -253,15 +266,7 @@ class _Compiler:
             if type(value) is not str:
                 raise _wrong_type(value, "a String")
             shown = value if show else None
-            size = len(value)
-            if hi is not None and size > hi:
-                errors.append(
-                    _failure(shown, path, f"Member must have length less than or equal to {hi}")
-                )
-            if lo is not None and size < lo:
-                errors.append(
-                    _failure(shown, path, f"Member must have length greater than or equal to {lo}")
-                )
+            _check_bounds(len(value), "length", shown, path, lo, hi, errors)
             if match is not None and match(value) is None:
                 errors.append(
                     _failure(
@@ -288,16 +293,8 @@ class _Compiler:
             except (binascii.Error, ValueError):
                 # Not base64 (or not ASCII); AWS answers with a bare SerializationException.
                 raise SerializationException() from None
-            size = len(data)
             # Blob bytes are never echoed, sensitive or not.
-            if hi is not None and size > hi:
-                errors.append(
-                    _failure(None, path, f"Member must have length less than or equal to {hi}")
-                )
-            if lo is not None and size < lo:
-                errors.append(
-                    _failure(None, path, f"Member must have length greater than or equal to {lo}")
-                )
+            _check_bounds(len(data), "length", None, path, lo, hi, errors)
             return data
 
         return blob
@@ -320,14 +317,7 @@ class _Compiler:
                 raise SerializationException()
             # Out-of-range numbers are reported without their value, as AWS does.
             shown = str(value) if show and in_range else None
-            if hi is not None and value > hi:
-                errors.append(
-                    _failure(shown, path, f"Member must have value less than or equal to {hi}")
-                )
-            if lo is not None and value < lo:
-                errors.append(
-                    _failure(shown, path, f"Member must have value greater than or equal to {lo}")
-                )
+            _check_bounds(value, "value", shown, path, lo, hi, errors)
             return value
 
         return integer
