@@ -84,14 +84,21 @@ def _chunks(blob: bytes, size: int, n: int) -> list[bytes]:
 
 
 def aes_gcm_seal(
-    key: bytes, pts: Sequence[bytes], aads: Sequence[bytes]
+    key: bytes,
+    pts: Sequence[bytes],
+    aads: Sequence[bytes],
+    ivs: Sequence[bytes] | None = None,
 ) -> tuple[list[bytes], list[bytes], list[bytes]]:
-    """Seal with RNG IVs; returns (ivs, ciphertexts, tags) in input order."""
+    """Seal; returns (ivs, ciphertexts, tags) in input order.
+
+    IVs come from the RNG; ``ivs`` is for known-answer tests only (IV reuse breaks GCM)
+    and the public API never passes it.
+    """
     if len(key) != KEY_SIZE:
         raise ValueError(f"AES-256-GCM key must be {KEY_SIZE} bytes")
     n = len(pts)
-    if len(aads) != n:
-        raise ValueError("need exactly one AAD per plaintext")
+    if len(aads) != n or (ivs is not None and len(ivs) != n):
+        raise ValueError("need exactly one IV and one AAD per plaintext")
     if n == 0:
         return [], [], []
     pt_lens = [len(p) for p in pts]
@@ -100,20 +107,17 @@ def aes_gcm_seal(
     tags_at = n * IV_SIZE
     cts_at = tags_at + n * TAG_SIZE
     out = _alloc("uint8_t[]", cts_at + len(pt_blob))
-    rc = lib.gw_aes_gcm_seal(
-        key,
-        n,
-        pt_blob,
-        pt_lens,
-        b"".join(aads),
-        [len(a) for a in aads],
-        out,
-        out + cts_at,
-        out + tags_at,
-    )
+    rest = (pt_blob, pt_lens, b"".join(aads), [len(a) for a in aads])
+    if ivs is None:
+        rc = lib.gw_aes_gcm_seal(key, n, *rest, out, out + cts_at, out + tags_at)
+    else:
+        iv_blob = b"".join(ivs)
+        if len(iv_blob) != n * IV_SIZE or any(len(iv) != IV_SIZE for iv in ivs):
+            raise ValueError(f"every IV must be {IV_SIZE} bytes")
+        rc = lib.gw_aes_gcm_seal_with_ivs(key, n, iv_blob, *rest, out + cts_at, out + tags_at)
     if rc:
         _raise_batch_error(rc, "AES-GCM seal")
-    raw = ffi.buffer(out)[:]
+    raw = ffi.buffer(out)[:] if ivs is None else iv_blob + ffi.buffer(out)[tags_at:]
     return _unpack_sealed(raw, n, tags_at, cts_at, pt_lens)
 
 
@@ -121,36 +125,7 @@ def aes_gcm_seal_with_ivs(
     key: bytes, ivs: Sequence[bytes], pts: Sequence[bytes], aads: Sequence[bytes]
 ) -> tuple[list[bytes], list[bytes], list[bytes]]:
     """Seal with caller-chosen IVs. Known-answer tests only: IV reuse breaks GCM."""
-    if len(key) != KEY_SIZE:
-        raise ValueError(f"AES-256-GCM key must be {KEY_SIZE} bytes")
-    n = len(pts)
-    if len(aads) != n or len(ivs) != n:
-        raise ValueError("need exactly one IV and one AAD per plaintext")
-    if n == 0:
-        return [], [], []
-    iv_blob = b"".join(ivs)
-    if len(iv_blob) != n * IV_SIZE or any(len(iv) != IV_SIZE for iv in ivs):
-        raise ValueError(f"every IV must be {IV_SIZE} bytes")
-    pt_lens = [len(p) for p in pts]
-    pt_blob = b"".join(pts)
-    tags_at = n * IV_SIZE
-    cts_at = tags_at + n * TAG_SIZE
-    out = _alloc("uint8_t[]", cts_at + len(pt_blob))
-    rc = lib.gw_aes_gcm_seal_with_ivs(
-        key,
-        n,
-        iv_blob,
-        pt_blob,
-        pt_lens,
-        b"".join(aads),
-        [len(a) for a in aads],
-        out + cts_at,
-        out + tags_at,
-    )
-    if rc:
-        _raise_batch_error(rc, "AES-GCM seal")
-    raw = iv_blob + ffi.buffer(out)[tags_at:]
-    return _unpack_sealed(raw, n, tags_at, cts_at, pt_lens)
+    return aes_gcm_seal(key, pts, aads, ivs)
 
 
 def _unpack_sealed(
