@@ -7,8 +7,6 @@ to each, and /metrics is read through both: each answer must hold the sums.
 from __future__ import annotations
 
 import base64
-import http.client
-import json
 import os
 import uuid
 from collections import Counter
@@ -16,13 +14,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.server import ACCESS_KEY_ID, ACCOUNT, SECRET_ACCESS_KEY, GatewayProcess
-from tests.e2e.test_workers import listening_workers, serving_worker, wait_until
+from tests.e2e.server import ACCOUNT, GatewayProcess
+from tests.e2e.test_workers import (
+    PinnedKms,
+    error_type,
+    listening_workers,
+    serving_worker,
+    wait_until,
+)
 
 ENCRYPTS = 12
 DATA_KEYS = 7
@@ -33,29 +34,8 @@ REGION = "us-east-1"
 SECRET = b"metrics-e2e-plaintext-" + os.urandom(8).hex().encode()
 
 
-class Connection:
-    """Signed KMS requests over one kept-alive connection (so: one worker)."""
-
-    def __init__(self, server: GatewayProcess) -> None:
-        self.host = f"127.0.0.1:{server.port}"
-        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-        self.conn.connect()
-        assert self.conn.sock is not None
-        self.local_port: int = self.conn.sock.getsockname()[1]
-        self.signer = SigV4Auth(Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY), "kms", REGION)
-
-    def call(self, action: str, **params: object) -> tuple[int, dict]:
-        body = json.dumps(params).encode()
-        request = AWSRequest(
-            method="POST", url=f"http://{self.host}/", data=body,
-            headers={"Host": self.host, "X-Amz-Target": f"TrentService.{action}",
-                     "Content-Type": "application/x-amz-json-1.1"},
-        )
-        self.signer.add_auth(request)
-        self.conn.request("POST", "/", body=body, headers=dict(request.headers.items()))
-        response = self.conn.getresponse()
-        data = response.read()
-        return response.status, json.loads(data) if data else {}
+class Connection(PinnedKms):
+    """Signed KMS requests over one kept-alive connection (so: one worker), plus scrapes."""
 
     def get(self, path: str) -> str:
         self.conn.request("GET", path)
@@ -63,13 +43,6 @@ class Connection:
         body = response.read().decode()
         assert response.status == 200, body
         return body
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def error_type(result: dict) -> str:
-    return str(result.get("__type", "")).rsplit("#", 1)[-1]
 
 
 @dataclass
