@@ -35,23 +35,52 @@ SIZES = (1, 16, 256, 1024)
 KEY = os.urandom(32)
 
 
-def per_item_us(fn: Callable[[], object], items: int, repeats: int, min_time: float) -> float:
-    """Median over ``repeats`` of the per-item cost in microseconds."""
+def calibrate(fn: Callable[[], object], min_time: float) -> int:
+    """How many calls of ``fn`` make one sample of at least ``min_time`` seconds."""
     loops = 1
-    while True:  # calibrate so one sample takes at least min_time
+    while True:
         t0 = time.perf_counter()
         for _ in range(loops):
             fn()
         if time.perf_counter() - t0 >= min_time:
-            break
+            return loops
         loops *= 2
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        samples.append((time.perf_counter() - t0) / (loops * items) * 1e6)
-    return statistics.median(samples)
+
+
+def sample_us(fn: Callable[[], object], loops: int, items: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(loops):
+        fn()
+    return (time.perf_counter() - t0) / (loops * items) * 1e6
+
+
+def per_item_us(fn: Callable[[], object], items: int, repeats: int, min_time: float) -> float:
+    """Median over ``repeats`` of the per-item cost in microseconds."""
+    loops = calibrate(fn, min_time)
+    return statistics.median(sample_us(fn, loops, items) for _ in range(repeats))
+
+
+def interleaved_samples(
+    fns: dict[str, Callable[[], object]], items: int, repeats: int, min_time: float
+) -> dict[str, list[float]]:
+    """Per-item costs (us) of each candidate, one sample of each per repeat.
+
+    Each repeat samples every candidate in turn, starting one further along the list each
+    time, so a slow spell on a shared machine lands on all of them alike instead of on
+    whichever candidate happened to run then.
+    """
+    names = list(fns)
+    loops = {name: calibrate(fns[name], min_time) for name in names}
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            samples[name].append(sample_us(fns[name], loops[name], items))
+    return samples
+
+
+def paired_ratio(num: list[float], den: list[float]) -> float:
+    """Median of the per-repeat ratios num/den (both sampled in the same repeat)."""
+    return statistics.median(a / b for a, b in zip(num, den, strict=True))
 
 
 def openssl_speed_ecdsap256() -> tuple[float, float] | None:
@@ -89,17 +118,8 @@ def aes_rows(repeats: int, min_time: float) -> list[list[str]]:
     ffi, lib = _binding.ffi, _binding.lib
     for n in SIZES:
         pts, aads = [pt] * n, [aad] * n
-        ours = per_item_us(
-            lambda pts=pts, aads=aads: aesgcm.seal_batch(KEY, pts, aads), n, repeats, min_time
-        )
         # Distinct (equal) header objects per item, as the batcher hands them over.
         prefixes = [header[:11] + header[11:] for _ in range(n)]
-        packed = per_item_us(
-            lambda p=prefixes, pts=pts, aads=aads: aesgcm.seal_packed(KEY, p, pts, aads),
-            n,
-            repeats,
-            min_time,
-        )
 
         # The bare native call with pre-built inputs and outputs: what the C loop costs
         # before any Python result objects (bytes, Sealed) are made.
@@ -110,7 +130,11 @@ def aes_rows(repeats: int, min_time: float) -> list[list[str]]:
         def c_only(n: int = n, blob=blob, aad_blob=aad_blob, lens=lens, al=aad_lens, out=out):
             lib.gw_aes_gcm_seal(KEY, n, blob, lens, aad_blob, al, out, out + 28 * n, out + 12 * n)
 
-        c_loop = per_item_us(c_only, n, repeats, min_time)
+        def seal_batch(pts: list[bytes] = pts, aads: list[bytes] = aads) -> None:
+            aesgcm.seal_batch(KEY, pts, aads)
+
+        def seal_packed(p: list[bytes] = prefixes, pts=pts, aads=aads) -> None:
+            aesgcm.seal_packed(KEY, p, pts, aads)
 
         def theirs_fixed(n: int = n) -> None:
             for _ in range(n):
@@ -120,17 +144,27 @@ def aes_rows(repeats: int, min_time: float) -> list[list[str]]:
             for _ in range(n):
                 theirs.encrypt(os.urandom(12), pt, aad)
 
-        fixed = per_item_us(theirs_fixed, n, repeats, min_time)
-        with_iv = per_item_us(theirs_iv, n, repeats, min_time)
+        candidates: dict[str, Callable[[], object]] = {
+            "c_loop": c_only,
+            "ours": seal_batch,
+            "packed": seal_packed,
+            "fixed": theirs_fixed,
+            "with_iv": theirs_iv,
+        }
+        samples = interleaved_samples(candidates, n, repeats, min_time)
+
+        def speed_up(ours: str, samples: dict[str, list[float]] = samples) -> str:
+            vs_iv = paired_ratio(samples["with_iv"], samples[ours])
+            vs_fixed = paired_ratio(samples["fixed"], samples[ours])
+            return f"x{vs_iv:.2f} (x{vs_fixed:.2f})"
+
         rows[0].append("")
-        rows[1].append(f"{c_loop:.2f}")
-        rows[2].append(f"{ours:.2f}")
-        rows[3].append(f"{packed:.2f}")
-        rows[4].append(f"{fixed:.2f}")
-        rows[5].append(f"{with_iv:.2f}")
-        rows[6].append(f"x{with_iv / ours:.2f} (x{fixed / ours:.2f})")
-        rows[7].append(f"x{with_iv / packed:.2f} (x{fixed / packed:.2f})")
-        rows[8].append(f"x{with_iv / c_loop:.2f} (x{fixed / c_loop:.2f})")
+        names = ("c_loop", "ours", "packed", "fixed", "with_iv")  # the order of rows[1:6]
+        for row, name in zip(rows[1:6], names, strict=True):
+            row.append(f"{statistics.median(samples[name]):.2f}")
+        rows[6].append(speed_up("ours"))
+        rows[7].append(speed_up("packed"))
+        rows[8].append(speed_up("c_loop"))
     return rows
 
 
@@ -305,12 +339,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
     args = parser.parse_args()
     repeats, min_time = (3, 0.02) if args.quick else (7, 0.1)
+    # AES candidates are interleaved: more, shorter samples in the same time.
+    aes_repeats, aes_min_time = (3, 0.02) if args.quick else (15, 0.05)
 
     print(machine())
     speed = openssl_speed_ecdsap256()
     header = ["per-item cost, us (median)", *[f"N={n}" for n in SIZES]]
-    rows = aes_rows(repeats, min_time) + ecdsa_rows(repeats, min_time, speed)
+    rows = aes_rows(aes_repeats, aes_min_time) + ecdsa_rows(repeats, min_time, speed)
     print_table("Native core vs cryptography vs openssl speed", header, rows)
+    print(
+        f"AES: {aes_repeats} repeats, candidates interleaved within each; speed-ups are "
+        "medians of the per-repeat ratios"
+    )
 
     one, two, ratio = thread_scaling(0.5 if args.quick else 2.0, repeats if args.quick else 5)
     print(

@@ -11,7 +11,8 @@
  * concurrent sign/verify calls; it must not be freed while one is running).
  *
  * Variable-length items travel as one contiguous buffer plus an array of
- * per-item lengths; item i starts where item i-1 ended.
+ * per-item lengths (or, where noted, one length for every item); item i
+ * starts where item i-1 ended.
  */
 #ifndef GATEWAY_NATIVE_H
 #define GATEWAY_NATIVE_H
@@ -65,29 +66,33 @@ int gw_aes_gcm_seal_with_ivs(const uint8_t *key, size_t n, const uint8_t *ivs,
  *
  *     out = prefix_0 || iv_0 || ct_0 || tag_0 || prefix_1 || iv_1 || ...
  *
- * Item i takes prefix_len_i + 12 + pt_lens[i] + 16 bytes. Prefixes (e.g. a
- * blob header) are copied verbatim and are NOT authenticated: put them in the
- * AAD as well if they must be. Per-item prefixes: prefixes concatenated with
- * prefix_lens[i] each (shared_prefix_len ignored). One shared prefix (a batch
- * under one key and material version): prefix_lens == NULL and every item
- * gets the first shared_prefix_len bytes of prefixes. All n IVs come from one RAND_bytes call, drawn
- * into the tail of out and moved into place (no scratch allocation).
- * out_cap must be at least the sum of the item sizes, else GW_ERR_ARGUMENT
- * and nothing is written. Returns GW_OK or a negative code (then no output is
- * usable), like gw_aes_gcm_seal.
+ * Item i takes prefix_len_i + 12 + pt_len_i + 16 bytes. Prefixes (e.g. a blob
+ * header) are copied verbatim and are NOT authenticated: put them in the AAD
+ * as well if they must be.
+ *
+ * Each input comes with a per-item length array or, when that array is NULL,
+ * one length for every item (no array to build for uniform batches):
+ *   prefix_lens: prefixes concatenated, prefix_lens[i] each; NULL: one prefix
+ *     of prefix_len bytes shared by every item (a batch under one key version).
+ *   pt_lens / aad_lens: items concatenated, pt_lens[i] / aad_lens[i] each;
+ *     NULL: n consecutive items of pt_len / aad_len bytes each.
+ * All n IVs come from one RAND_bytes call, drawn into the tail of out and
+ * moved into place (no scratch allocation). out_cap must be at least the sum
+ * of the item sizes, else GW_ERR_ARGUMENT and nothing is written. Returns
+ * GW_OK or a negative code (then no output is usable), like gw_aes_gcm_seal.
  */
 int gw_aes_gcm_seal_packed(const uint8_t *key, size_t n,
-                           const uint8_t *prefixes, const size_t *prefix_lens,
-                           size_t shared_prefix_len, const uint8_t *pts, const size_t *pt_lens,
-                           const uint8_t *aads, const size_t *aad_lens,
+                           const uint8_t *prefixes, const size_t *prefix_lens, size_t prefix_len,
+                           const uint8_t *pts, const size_t *pt_lens, size_t pt_len,
+                           const uint8_t *aads, const size_t *aad_lens, size_t aad_len,
                            uint8_t *out, size_t out_cap);
 
 /* Same as gw_aes_gcm_seal_packed with caller-given IVs (n * 12). Tests only. */
 int gw_aes_gcm_seal_packed_with_ivs(const uint8_t *key, size_t n, const uint8_t *ivs,
                                     const uint8_t *prefixes, const size_t *prefix_lens,
-                                    size_t shared_prefix_len,
-                                    const uint8_t *pts, const size_t *pt_lens,
-                                    const uint8_t *aads, const size_t *aad_lens,
+                                    size_t prefix_len,
+                                    const uint8_t *pts, const size_t *pt_lens, size_t pt_len,
+                                    const uint8_t *aads, const size_t *aad_lens, size_t aad_len,
                                     uint8_t *out, size_t out_cap);
 
 /*

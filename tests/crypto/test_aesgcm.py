@@ -325,6 +325,62 @@ def test_seal_packed_batch_equals_map_of_single_items(
     assert batch == [b"".join(parts) for parts in zip(prefixes, ivs, cts, tags, strict=True)]
 
 
+@st.composite
+def _uniform_batches(draw: st.DrawFn) -> list[tuple[bytes, bytes, bytes]]:
+    """Batches whose plaintexts (and, independently, AADs) may all share one length."""
+    n = draw(st.integers(min_value=1, max_value=40))
+
+    def column(max_len: int) -> list[bytes]:
+        if draw(st.booleans()):  # one length for every item, different contents
+            size = draw(st.integers(min_value=0, max_value=max_len))
+            return draw(st.lists(st.binary(min_size=size, max_size=size), min_size=n, max_size=n))
+        return draw(st.lists(st.binary(max_size=max_len), min_size=n, max_size=n))
+
+    prefixes = [column(30)[0]] * n if draw(st.booleans()) else column(30)
+    return list(zip(prefixes, column(100), column(64), strict=True))
+
+
+@settings(max_examples=150, deadline=None)
+@given(items=_uniform_batches())
+def test_seal_packed_with_equal_lengths_equals_map_of_single_items(
+    items: list[tuple[bytes, bytes, bytes]],
+) -> None:
+    prefixes, pts, aads = zip(*items, strict=True)
+    ivs = [os.urandom(12) for _ in items]
+    batch = _binding.aes_gcm_seal_packed(KEY, prefixes, pts, aads, ivs)
+    _, cts, tags = _binding.aes_gcm_seal_with_ivs(KEY, ivs, pts, aads)
+    assert batch == [b"".join(parts) for parts in zip(prefixes, ivs, cts, tags, strict=True)]
+    fresh = aesgcm.seal_packed(KEY, prefixes, pts, aads)  # RNG IVs
+    for o, (prefix, pt, aad) in zip(fresh, items, strict=True):
+        assert _open_packed(KEY, o, prefix, aad) == pt
+
+
+@pytest.mark.parametrize("n", [2, 3, 255, 1023, 1024, 1025, 2500])
+def test_seal_packed_cuts_every_batch_size_into_its_items(n: int) -> None:
+    # Equal-sized outputs are cut in power-of-two runs of at most 1024 items.
+    header = os.urandom(22)
+    pts = [os.urandom(32) for _ in range(n)]
+    aads = [header + i.to_bytes(4, "big") for i in range(n)]
+    out = aesgcm.seal_packed(KEY, [header] * n, pts, aads)
+    assert len(out) == n
+    assert len({o[22:34] for o in out}) == n  # a fresh IV per item
+    for o, pt, aad in zip(out, pts, aads, strict=True):
+        assert len(o) == 22 + 12 + 32 + 16
+        assert _open_packed(KEY, o, header, aad) == pt
+
+
+def test_seal_packed_detects_non_bytes_items_of_one_length() -> None:
+    # len() 3 but 12 bytes each: equal lengths must not hide that from the size check.
+    wide: list = [memoryview(array.array("I", [i, i + 1, i + 2])) for i in range(3)]
+    with pytest.raises(_binding.NotBytesError, match="plaintext"):
+        _binding.aes_gcm_seal_packed(KEY, [b"h"] * 3, wide, [b"a"] * 3)
+    with pytest.raises(_binding.NotBytesError, match="AAD"):
+        _binding.aes_gcm_seal_packed(KEY, [b"h"] * 3, [b"p"] * 3, wide)
+    out = aesgcm.seal_packed(KEY, [b"h"] * 3, wide, wide)  # copied to bytes, then sealed
+    for o, w in zip(out, wide, strict=True):
+        assert _open_packed(KEY, o, b"h", bytes(w)) == bytes(w)
+
+
 @pytest.mark.parametrize("shared", [True, False], ids=["shared-prefix", "per-item-prefix"])
 def test_seal_packed_mixed_sizes(shared: bool) -> None:
     sizes = [0, 1, 15, 16, 17, 32, 255, 4096, 4097, 65536, 0, 3]
@@ -386,12 +442,17 @@ def test_seal_packed_rejects_bad_inputs_before_c() -> None:
         _binding.aes_gcm_seal_packed(KEY, [b""], [b"x"], [b""], [bytes(11)])
 
 
-def test_native_seal_packed_refuses_a_short_output_buffer() -> None:
+@pytest.mark.parametrize("uniform", [False, True], ids=["length-arrays", "one-length"])
+def test_native_seal_packed_refuses_a_short_output_buffer(uniform: bool) -> None:
     ffi, lib = _binding.ffi, _binding.lib
-    lens, aad_lens = ffi.new("size_t[]", [5, 0]), ffi.new("size_t[]", [0, 0])
-    need = 2 * (3 + 28) + 5
+    if uniform:  # two 5-byte plaintexts and two 1-byte AADs, no length arrays
+        pts, lens, aads, aad_lens = b"1234567890", (ffi.NULL, 5), b"ab", (ffi.NULL, 1)
+    else:
+        pts, lens, aads = b"12345", (ffi.new("size_t[]", [5, 0]), 0), b""
+        aad_lens = (ffi.new("size_t[]", [0, 0]), 0)
+    need = 2 * (3 + 28) + len(pts)
     out = ffi.new("uint8_t[]", need)
-    args = (b"hdr", ffi.NULL, 3, b"12345", lens, b"", aad_lens)
+    args = (b"hdr", ffi.NULL, 3, pts, *lens, aads, *aad_lens)
     assert lib.gw_aes_gcm_seal_packed(KEY, 2, *args, out, need - 1) == lib.GW_ERR_ARGUMENT
     assert bytes(ffi.buffer(out)) == bytes(need)  # nothing written
     assert lib.gw_aes_gcm_seal_packed(KEY, 2, *args, out, need) == lib.GW_OK
