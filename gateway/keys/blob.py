@@ -15,6 +15,7 @@ another key id or material version. Decrypt needs nothing but the blob and the c
 
 from __future__ import annotations
 
+import functools
 import struct
 import uuid
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ def _key_id_bytes(key_id: str) -> tuple[int, bytes]:
     return 0, uuid.UUID(key_id).bytes
 
 
+@functools.lru_cache(maxsize=4096)  # the same few hot keys sign most blobs
 def header_for(key_id: str, version: int) -> bytes:
     flags, raw = _key_id_bytes(key_id)
     return _HEADER.pack(FORMAT_V1, flags, raw, version)

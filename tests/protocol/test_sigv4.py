@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import hmac
 import time
 from unittest import mock
 
@@ -15,13 +16,16 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict
 
 from gateway.errors import (
+    AwsError,
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
 )
 from gateway.protocol.sigv4 import (
     SignedRequest,
+    SigningKey,
     SigningKeyCache,
+    _parse_exactly,
     canonical_query,
     canonical_uri,
     derive_signing_key,
@@ -163,7 +167,7 @@ def test_region_and_service_come_from_the_scope() -> None:
 def test_signing_key_is_cached_and_bounded() -> None:
     cache = SigningKeyCache(max_entries=2)
     first = cache.get(SECRET, "20250101", "us-east-1", "kms")
-    assert first == derive_signing_key(SECRET, "20250101", "us-east-1", "kms")
+    assert first.key == derive_signing_key(SECRET, "20250101", "us-east-1", "kms")
     assert cache.get(SECRET, "20250101", "us-east-1", "kms") is first
     cache.get(SECRET, "20250102", "us-east-1", "kms")
     cache.get(SECRET, "20250103", "us-east-1", "kms")
@@ -376,7 +380,64 @@ def test_host_must_be_signed() -> None:
     )
 
 
+def test_both_date_and_host_wrong_reports_the_date_first() -> None:
+    headers = {
+        "authorization": _header("AKID/20241231/us-east-1/kms/aws4_request", "x-amz-date"),
+        "x-amz-date": "20250101T001000Z",
+    }
+    with pytest.raises(InvalidSignatureException, match="Date in Credential scope"):
+        parse_authorization(headers, now=NOW)
+
+
 # --- properties ---------------------------------------------------------------------------
+
+
+def _outcome(parse: object) -> object:
+    try:
+        return parse()  # type: ignore[operator]
+    except AwsError as err:
+        return (type(err), err.message)
+
+
+_HEAD = "AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/kms/aws4_request"
+_AUTH_PIECES = st.sampled_from(
+    [
+        _HEAD,
+        "AWS4-HMAC-SHA256  Credential=AKID/20250101/us-east-1/kms/aws4_request",
+        "AWS4-HMAC-SHA256 Credential=AKID/20241231/us-east-1/kms/aws4_request",
+        "AWS4-HMAC-SHA256 Credential=AKID/20250101//kms/aws4_request",
+        "AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/s3/aws4_request",
+        "AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/kms",
+        "AWS4-HMAC-SHA256 Credential AKID",
+        "AWS AKID:abc",
+    ]
+)
+_SIGNED = st.sampled_from(["host;x-amz-date", "x-amz-date", "", "host"])
+_SIGNATURE = st.sampled_from(["ab12", "", "ab 12", "ab12, Extra=1", "é1", "ab12 "])
+_SEPARATOR = st.sampled_from([", ", ",", " , "])
+_DATES = st.sampled_from(
+    ["20250101T001000Z", "20250101T000400Z", "20250101T001600Z", "20250101", None]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_AUTH_PIECES, _SIGNED, _SEPARATOR, _SIGNATURE, _DATES, st.sampled_from([None, "kms"]))
+def test_cached_fast_path_answers_exactly_like_the_full_parse(
+    head: str, signed: str, sep: str, signature: str, amz_date: str | None, service: str | None
+) -> None:
+    auth = f"{head}, SignedHeaders={signed}{sep}Signature={signature}"
+    headers = {"authorization": auth}
+    if amz_date is not None:
+        headers["x-amz-date"] = amz_date
+    fast = _outcome(lambda: parse_authorization(headers, now=NOW, service=service))
+    exact = _outcome(lambda: _parse_exactly(auth, amz_date, now=NOW, service=service))
+    assert fast == exact
+
+
+@given(st.binary(min_size=0, max_size=64), st.binary(max_size=300))
+def test_signing_key_hmac_equals_the_standard_library(key: bytes, message: bytes) -> None:
+    assert SigningKey(key).hexdigest(message) == hmac.digest(key, message, "sha256").hex()
+
 
 _path_segment = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#%"),
