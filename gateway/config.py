@@ -40,6 +40,9 @@ class Settings:
     deletion_day_seconds: float = 86_400.0
     # Requests one worker process handles at once; past it, ThrottlingException at once.
     max_in_flight: int = 1024
+    # ECDSA groups of up to this many items are signed/verified on the event-loop thread;
+    # larger ones go to threads (0: always threads). Measured in BENCHMARKS.md.
+    ecdsa_inline_max: int = 16
     # ``[[quota]]`` entries of the config file: overrides of the documented quotas.
     quota_overrides: tuple[Override, ...] = ()
 
@@ -50,7 +53,7 @@ ENV_NAMES = {
 }
 
 
-_INTS = ("port", "workers", "max_body_bytes", "max_in_flight")
+_INTS = ("port", "workers", "max_body_bytes", "max_in_flight", "ecdsa_inline_max")
 _FLOATS = ("key_cache_seconds", "deletion_sweep_seconds", "deletion_day_seconds")
 _PATHS = ("data_dir", "config", "tls_cert", "tls_key")
 
@@ -103,6 +106,8 @@ def _validate(s: Settings) -> None:
         )
     if s.max_in_flight < 1:
         raise ConfigError(f"max_in_flight must be at least 1, got {s.max_in_flight}")
+    if not 0 <= s.ecdsa_inline_max <= 1024:
+        raise ConfigError(f"ecdsa_inline_max must be 0..1024, got {s.ecdsa_inline_max}")
     if s.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
 

@@ -133,6 +133,8 @@ def test_toml_values_keep_their_types(tmp_path):
         ({}, {"GATEWAY_DELETION_DAY_SECONDS": "0"}, ["deletion_day_seconds"]),
         ({}, {"GATEWAY_DELETION_SWEEP_SECONDS": "-1"}, ["deletion_sweep_seconds"]),
         ({}, {"GATEWAY_MAX_BODY_BYTES": "1023"}, ["max_body_bytes"]),
+        ({}, {"GATEWAY_ECDSA_INLINE_MAX": "-1"}, ["ecdsa_inline_max must be 0..1024", "-1"]),
+        ({}, {"GATEWAY_ECDSA_INLINE_MAX": "1025"}, ["ecdsa_inline_max"]),
     ],
 )
 def test_invalid_values_raise_config_error_naming_the_setting(flags, env, words):

@@ -4,14 +4,21 @@ Items submitted during one event-loop turn (or until ``max_batch`` of one kind
 accumulate) are grouped by (operation, key) and each group becomes one native
 call; every caller's future then gets its own result or exception.
 
-Where the native call runs (measured, see BENCHMARKS.md "Native crypto core"):
-on the 2-core reference machine a thread hand-off made AES batches of 1-256
-32-byte items x1.6-x6.7 slower in wall time and never saved loop-thread CPU
-beyond noise (the hand-off costs more than the ~0.3 us/item of AES work). So
-AES groups of up to ``inline_aes_max`` items and ``inline_aes_max_bytes`` of
-plaintext/ciphertext run inline on the loop thread; bigger ones (which would
-stall the loop) go to the executor. ECDSA (~20-60 us per item, GIL released)
-always runs on the executor: two threads sign x1.9 faster than one.
+Where the native call runs is measured, not assumed (BENCHMARKS.md, "Native crypto
+core" and "Sign and Verify (P-256) over HTTP"), on the 2-core reference machine:
+
+- AES: a thread hand-off made batches of 1-256 32-byte items x1.6-x6.7 slower in
+  wall time and never saved loop-thread CPU beyond noise (the hand-off costs more
+  than the ~0.3 us/item of AES work). Groups of up to ``inline_aes_max`` items and
+  ``inline_aes_max_bytes`` of data run inline on the loop thread.
+- ECDSA (~20 us per P-256 signature, ~60 us per verification): on its own two
+  threads sign x1.9 faster than one, but inside the server the hand-off and the GIL
+  traffic it causes cost more than the signature: Sign over HTTP used ~170-180 us of
+  CPU per request through threads and ~105-120 us inline, at 1.3-1.6x the
+  requests/s. Groups of up to ``inline_ecdsa_max`` items (a few hundred us of loop
+  time at most) run inline.
+
+Bigger groups, which would stall the loop, go to the executor.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from gateway.crypto.ecdsa import EcPrivateKey, EcPublicKey
 __all__ = [
     "DEFAULT_INLINE_AES_MAX",
     "DEFAULT_INLINE_AES_MAX_BYTES",
+    "DEFAULT_INLINE_ECDSA_MAX",
     "CryptoBatcher",
     "OnBatch",
 ]
@@ -42,6 +50,8 @@ log = logging.getLogger(__name__)
 # Largest AES group (items, data bytes) run on the loop thread; see the module docstring.
 DEFAULT_INLINE_AES_MAX = 256
 DEFAULT_INLINE_AES_MAX_BYTES = 64 * 1024
+# Largest ECDSA group signed or verified on the loop thread.
+DEFAULT_INLINE_ECDSA_MAX = 16
 
 # on_batch(operation, items, seconds spent in the native call); called on the loop thread.
 OnBatch = Callable[[str, int, float], None]
@@ -50,6 +60,7 @@ _SEAL, _OPEN, _SIGN, _VERIFY = "seal", "open", "sign", "verify"
 # seal_blob groups apart from seal (the results differ in shape) but is reported as "seal".
 _SEAL_BLOB = "seal_blob"
 _AES_OPS = frozenset({_SEAL, _SEAL_BLOB, _OPEN})
+_ECDSA_OPS = frozenset({_SIGN, _VERIFY})
 _REPORTED_OP = {_SEAL_BLOB: _SEAL}
 
 _Item = tuple["asyncio.Future[Any]", Any]
@@ -102,15 +113,21 @@ class CryptoBatcher:
         executor: concurrent.futures.Executor | None = None,
         inline_aes_max: int = DEFAULT_INLINE_AES_MAX,
         inline_aes_max_bytes: int = DEFAULT_INLINE_AES_MAX_BYTES,
+        inline_ecdsa_max: int = DEFAULT_INLINE_ECDSA_MAX,
         on_batch: OnBatch | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         if inline_aes_max < 0:
             raise ValueError("inline_aes_max must be >= 0 (0 sends every AES batch to a thread)")
+        if inline_ecdsa_max < 0:
+            raise ValueError(
+                "inline_ecdsa_max must be >= 0 (0 sends every ECDSA batch to a thread)"
+            )
         self._max_batch = max_batch
         self._inline_aes_max = inline_aes_max
         self._inline_aes_max_bytes = inline_aes_max_bytes
+        self._inline_ecdsa_max = inline_ecdsa_max
         self._on_batch = on_batch
         self._executor = executor
         self._owns_executor = executor is None
@@ -140,6 +157,10 @@ class CryptoBatcher:
     @property
     def inline_aes_max(self) -> int:
         return self._inline_aes_max
+
+    @property
+    def inline_ecdsa_max(self) -> int:
+        return self._inline_ecdsa_max
 
     # --- operations ---
 
@@ -239,7 +260,7 @@ class CryptoBatcher:
         if not live:
             return
         payloads = [payload for _, payload in live]
-        if op in _AES_OPS and self._runs_inline(op, payloads):
+        if self._runs_inline(op, payloads):
             try:
                 results, seconds = _timed(op, key, payloads)
             except Exception as exc:
@@ -261,6 +282,8 @@ class CryptoBatcher:
         running.add_done_callback(partial(self._on_done, op, live))
 
     def _runs_inline(self, op: str, payloads: list[Any]) -> bool:
+        if op in _ECDSA_OPS:
+            return len(payloads) <= self._inline_ecdsa_max
         if len(payloads) > self._inline_aes_max:
             return False
         if op == _SEAL:

@@ -99,7 +99,9 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
         await store.open()
         table = QuotaTable(settings.quota_overrides)
         metrics = GatewayMetrics(table)
-        crypto = CryptoBatcher(on_batch=metrics.on_batch)
+        crypto = CryptoBatcher(
+            inline_ecdsa_max=settings.ecdsa_inline_max, on_batch=metrics.on_batch
+        )
         limiter: Limiter = (
             SharedLimiter.attach(shared_quotas) if shared_quotas is not None else LocalLimiter()
         )

@@ -206,6 +206,42 @@ def test_constructor_validates_limits() -> None:
         CryptoBatcher(max_batch=0)
     with pytest.raises(ValueError):
         CryptoBatcher(inline_aes_max=-1)
+    with pytest.raises(ValueError):
+        CryptoBatcher(inline_ecdsa_max=-1)
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.submitted = 0
+
+    def submit(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.submitted += 1
+        return super().submit(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("inline_max", "items", "expected_hand_offs"),
+    [(4, 4, 0), (4, 5, 1), (0, 1, 1), (16, 16, 0)],
+)
+async def test_small_ecdsa_groups_run_inline_and_larger_ones_on_threads(
+    inline_max: int, items: int, expected_hand_offs: int
+) -> None:
+    with CountingExecutor() as pool:
+        b = CryptoBatcher(executor=pool, inline_ecdsa_max=inline_max)
+        key = EcPrivateKey.generate("P-256")
+        digests = [hashlib.sha256(bytes([i])).digest() for i in range(items)]
+        signatures = await asyncio.gather(*(b.sign(key, d) for d in digests))
+        public = key.public_key()
+        valid = await asyncio.gather(
+            *(b.verify(public, d, s) for d, s in zip(digests, signatures, strict=True))
+        )
+        assert all(valid)
+        # One group for the signatures, one for the verifications.
+        assert pool.submitted == 2 * expected_hand_offs
+        await b.close()
+        key.close()
+        public.close()
 
 
 async def test_seal_blob_under_1000_concurrent_submitters_over_several_keys(batcher) -> None:
