@@ -121,12 +121,14 @@ static int take_from_live(gw_word *slots, uint32_t idx, gw_word seen, uint64_t k
 {
     for (;;) {
         uint32_t stored = expires_of(seen);
-        if (stored > expires)
-            return GW_QUOTA_THROTTLED; /* the bucket is already in a later window */
-        uint64_t base = stored == expires ? used_of(seen) : 0;
+        /* A caller whose clock reading lags another process's by a hair at a window
+         * edge finds the bucket already in the next window: it counts there (refusing
+         * it would throttle a request no window was full for). */
+        uint32_t window = stored > expires ? stored : expires;
+        uint64_t base = stored == window ? used_of(seen) : 0;
         if (base + count > capacity)
             return GW_QUOTA_THROTTLED;
-        gw_word desired = pack(key, expires, (uint32_t)(base + count));
+        gw_word desired = pack(key, window, (uint32_t)(base + count));
         gw_word now_seen = cas(&slots[idx], seen, desired);
         if (now_seen == seen)
             return GW_QUOTA_TAKEN;

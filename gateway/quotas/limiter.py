@@ -75,12 +75,13 @@ class LocalLimiter:
                 self._buckets[bucket] = (expires, count)
                 return True
             stored, used = entry
-            if stored > expires:
-                return False
-            base = used if stored == expires else 0
+            # A clock reading that lags an earlier one (another thread's, or a step back)
+            # finds the bucket in a later window: count it there rather than refuse it.
+            window = max(stored, expires)
+            base = used if stored == window else 0
             if base + count > capacity:
                 return False
-            self._buckets[bucket] = (expires, base + count)
+            self._buckets[bucket] = (window, base + count)
             return True
 
     def give_back(self, bucket: str, rate: float, count: int = 1, now: float | None = None) -> None:

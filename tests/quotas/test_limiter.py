@@ -120,10 +120,16 @@ def test_buckets_are_independent(make_limiter: MakeLimiter) -> None:
     assert not limiter.try_take("acct-2|us-east-1|kms:crypto", 1, now=5.0)
 
 
-def test_a_late_clock_reading_cannot_reopen_a_finished_window(make_limiter: MakeLimiter) -> None:
+def test_a_late_clock_reading_counts_in_the_newer_window(make_limiter: MakeLimiter) -> None:
+    # Another worker read its clock just before a window edge but charges after this one
+    # moved the bucket on: it counts in the window [11, 12), never reopening [10, 11), and
+    # is refused only if that window is full.
     limiter = make_limiter()
-    assert limiter.try_take("b", 5, now=11.0)
-    assert not limiter.try_take("b", 5, now=10.9)
+    assert limiter.try_take("b", 5, count=4, now=11.0)
+    assert limiter.try_take("b", 5, now=10.9)
+    assert not limiter.try_take("b", 5, now=11.5)
+    assert not limiter.try_take("b", 5, now=10.95)
+    assert limiter.try_take("b", 5, now=12.0)
 
 
 def test_default_clock_is_the_injected_one(make_limiter: MakeLimiter) -> None:

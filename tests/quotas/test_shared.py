@@ -255,7 +255,17 @@ def test_eviction_pressure_never_lets_a_bucket_exceed_its_capacity(
     wins: Counter[tuple[str, int]] = sum((r[0] for r in results), Counter())
     full: Counter[tuple[str, int]] = sum((r[1] for r in results), Counter())
     # Each bucket is offered 16 takes per second against a capacity of 3.
-    assert max(wins.values()) <= 3
+    if skewed:
+        # A lagging worker's take counts in the window the bucket has already reached
+        # (its own or the next one), so wins are keyed by a window they may not have
+        # been counted in: bound them over the windows they could have landed in.
+        per_bucket: Counter[str] = Counter()
+        for (name, _), n in wins.items():
+            per_bucket[name] += n
+        assert per_bucket["steady"] <= 3 * (seconds + 1)
+        assert max(n for name, n in per_bucket.items() if name != "steady") <= 6
+    else:
+        assert max(wins.values()) <= 3
     if not skewed:  # unskewed, every offered (bucket, window) is offered 16 > 3 takes
         offered = [(f"w{s}-{i}", 5001 + s) for s in range(seconds) for i in range(per_second)]
         offered += [("steady", 5001 + s) for s in range(seconds)]
