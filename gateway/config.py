@@ -42,7 +42,7 @@ class Settings:
     max_in_flight: int = 1024
     # ECDSA groups of up to this many items are signed/verified on the event-loop thread;
     # larger ones go to threads (0: always threads). Measured in BENCHMARKS.md.
-    ecdsa_inline_max: int = 16
+    ecdsa_inline_max: int = 32
     # ``[[quota]]`` entries of the config file: overrides of the documented quotas.
     quota_overrides: tuple[Override, ...] = ()
 
