@@ -269,6 +269,42 @@ def ratios(cells: list[Cell]) -> str:
     return "\n".join(rows)
 
 
+def paired_shares(rounds: list[list[Cell]], operations: list[str]) -> str:
+    """The gateway's req/s as a share of the ceiling's *in the same round*, median over rounds.
+
+    Both are measured minutes apart at most, so drift of a shared machine between rounds
+    cancels out of each ratio; the median of the ratios is steadier than a ratio of medians.
+    """
+
+    def peak(cells: list[Cell], target: str, procs: int, op: str) -> float | None:
+        for c in cells:
+            if (c.target, c.processes, c.operation, c.rate) == (target, procs, op, None):
+                return c.summary.rate if c.summary and not c.summary.errors else None
+        return None
+
+    rows = [
+        "| operation | gw 1w / ceiling 1p, per round | median | gw 2w / ceiling 2p, per round "
+        "| median |",
+        "|---|---|---|---|---|",
+    ]
+    for op in operations:
+        cells_out = [op]
+        for procs in (1, 2):
+            shares = []
+            for cells in rounds:
+                gateway, ceiling = (
+                    peak(cells, "gateway", procs, op),
+                    peak(cells, "ceiling", procs, "Encrypt-shaped"),
+                )
+                if gateway and ceiling:
+                    shares.append(gateway / ceiling)
+            listed = ", ".join(f"{v:.0%}" for v in shares) or "-"
+            median = f"{statistics.median(shares):.0%}" if shares else "-"
+            cells_out += [listed, median]
+        rows.append("| " + " | ".join(cells_out) + " |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -306,6 +342,8 @@ def main() -> None:
             table(cells, args.concurrency),
             "",
             ratios(cells),
+            "",
+            paired_shares(rounds, [op for op in OPS if op in args.ops]),
         ]
     )
     print(text)

@@ -1,0 +1,43 @@
+"""The compare tool's paired shares, on made-up rounds whose answers are known by hand."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from loadtest.compare import Cell, paired_shares
+from loadtest.stats import Summary
+
+
+def _cell(target: str, procs: int, op: str, rate: float, errors: int = 0) -> Cell:
+    summary = Summary(
+        requests=int(rate * 5),
+        seconds=5.0,
+        p50=0.001,
+        p90=0.002,
+        p99=0.003,
+        max=0.004,
+        errors=Counter({"ThrottlingException": errors}) if errors else Counter(),
+    )
+    return Cell(target, procs, op, summary)
+
+
+def test_shares_pair_each_round_with_its_own_ceiling() -> None:
+    rounds = [
+        # A slow round: both halve, the share does not move.
+        [_cell("ceiling", 1, "Encrypt-shaped", 10_000), _cell("gateway", 1, "Encrypt", 5_000)],
+        [_cell("ceiling", 1, "Encrypt-shaped", 20_000), _cell("gateway", 1, "Encrypt", 10_000)],
+        [_cell("ceiling", 1, "Encrypt-shaped", 20_000), _cell("gateway", 1, "Encrypt", 12_000)],
+    ]
+    text = paired_shares(rounds, ["Encrypt"])
+    row = text.splitlines()[2]
+    assert row == "| Encrypt | 50%, 50%, 60% | 50% | - | - |"
+
+
+def test_a_round_with_errors_or_a_missing_cell_is_left_out() -> None:
+    rounds = [
+        [_cell("ceiling", 2, "Encrypt-shaped", 10_000), _cell("gateway", 2, "Decrypt", 7_000)],
+        [_cell("ceiling", 2, "Encrypt-shaped", 10_000), _cell("gateway", 2, "Decrypt", 9_000, 3)],
+        [_cell("gateway", 2, "Decrypt", 9_000)],
+    ]
+    row = paired_shares(rounds, ["Decrypt"]).splitlines()[2]
+    assert row == "| Decrypt | - | - | 70% | 70% |"
