@@ -232,13 +232,12 @@ class _Compiler:
             out: dict[str, Any] = {}
             for wire, name, segment, conv, is_required in members:
                 item = value.get(wire)
-                where = f"{path}.{segment}" if path else segment
                 if item is None:
                     # JSON null is the same as absent, as in AWS.
                     if is_required:
-                        errors.append(_null(where))
+                        errors.append(_null(f"{path}.{segment}" if path else segment))
                     continue
-                out[name] = conv(item, where, errors)
+                out[name] = conv(item, f"{path}.{segment}" if path else segment, errors)
             return out
 
         return structure
