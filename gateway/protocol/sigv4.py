@@ -23,6 +23,7 @@ from gateway.errors import (
     InvalidSignatureException,
     MissingAuthenticationTokenException,
 )
+from gateway.protocol.regions import is_known_region
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
@@ -185,7 +186,7 @@ def _check_scope(fields: dict[str, str], service: str | None) -> _Scope | None:
         raise InvalidSignatureException(
             f"Credential should be scoped to correct service: '{service}'. "
         )
-    if not region:
+    if not is_known_region(region):
         raise InvalidSignatureException("Credential should be scoped to a valid region. ")
     return _Scope(access_key_id, date, region, scope_service, tuple(signed.split(";")))
 

@@ -140,6 +140,12 @@ def test_signature_for_another_service(url):
     expect(call(url, ENCRYPT, b"{}", service="s3"), 400, "InvalidSignatureException")
 
 
+@pytest.mark.parametrize("region", ["mars-east-1", "local", "cn-north-1", "us-gov-west-1"])
+def test_region_outside_the_aws_partition_is_refused(url, region):
+    message = expect(call(url, ENCRYPT, b"{}", region=region), 400, "InvalidSignatureException")
+    assert message == "Credential should be scoped to a valid region. "
+
+
 def test_unknown_key_and_bad_key_ids(url):
     for key in (
         "11111111-2222-3333-4444-555555555555",
