@@ -15,7 +15,9 @@ import sysconfig
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)  # setuptools runs this file by path, not as part of a package
+from cffi_build import build_in_place, cdef_text, source_path  # noqa: E402
+
 HEADER = os.path.join(HERE, "gateway_native.h")
 
 
@@ -53,28 +55,13 @@ def _check_openssl_headers() -> None:
         )
 
 
-def _cdef_text() -> str:
-    with open(HEADER, encoding="utf-8") as f:
-        text = f.read()
-    try:
-        start = text.index("/* CDEF BEGIN */") + len("/* CDEF BEGIN */")
-        end = text.index("/* CDEF END */")
-    except ValueError as exc:
-        raise SystemExit(f"{HEADER}: CDEF BEGIN/END markers missing") from exc
-    return text[start:end]
-
-
 def _builder(absolute_paths: bool) -> FFI:
-    source = os.path.join(HERE, "gateway_native.c")
-    if not absolute_paths:
-        # setuptools wants sources relative to the project root it runs from.
-        source = os.path.relpath(source, os.getcwd())
     builder = FFI()
-    builder.cdef(_cdef_text())
+    builder.cdef(cdef_text(HEADER))
     builder.set_source(
         "gateway._native",
         '#include "gateway_native.h"\n',
-        sources=[source],
+        sources=[source_path("gateway_native.c", absolute_paths)],
         include_dirs=[HERE, *_openssl_include_dirs()],
         library_dirs=_openssl_library_dirs(),
         libraries=["crypto"],
@@ -87,14 +74,4 @@ _check_openssl_headers()
 ffibuilder = _builder(absolute_paths=False)
 
 if __name__ == "__main__":
-    # Build in a scratch dir and copy only the module next to gateway/__init__.py.
-    import glob
-    import shutil
-
-    os.chdir(ROOT)
-    scratch = os.path.join("build", "cffi")
-    built = _builder(absolute_paths=True).compile(tmpdir=scratch, verbose=True)
-    for old in glob.glob(os.path.join("gateway", "_native.*.so")):
-        os.remove(old)
-    shutil.copy2(built, os.path.join("gateway", os.path.basename(built)))
-    sys.exit(0)
+    build_in_place(_builder(True), "_native", "cffi", verbose=True)

@@ -15,19 +15,10 @@ import sys
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)  # setuptools runs this file by path, not as part of a package
+from cffi_build import build_in_place, cdef_text, source_path  # noqa: E402
+
 HEADER = os.path.join(HERE, "quota_table.h")
-
-
-def _cdef_text() -> str:
-    with open(HEADER, encoding="utf-8") as f:
-        text = f.read()
-    try:
-        start = text.index("/* CDEF BEGIN */") + len("/* CDEF BEGIN */")
-        end = text.index("/* CDEF END */")
-    except ValueError as exc:
-        raise SystemExit(f"{HEADER}: CDEF BEGIN/END markers missing") from exc
-    return text[start:end]
 
 
 def _arch_options() -> tuple[list[str], list[str]]:
@@ -41,17 +32,13 @@ def _arch_options() -> tuple[list[str], list[str]]:
 
 
 def _builder(absolute_paths: bool) -> FFI:
-    source = os.path.join(HERE, "quota_table.c")
-    if not absolute_paths:
-        # setuptools wants sources relative to the project root it runs from.
-        source = os.path.relpath(source, os.getcwd())
     flags, libraries = _arch_options()
     builder = FFI()
-    builder.cdef(_cdef_text())
+    builder.cdef(cdef_text(HEADER))
     builder.set_source(
         "gateway._quota",
         '#include "quota_table.h"\n',
-        sources=[source],
+        sources=[source_path("quota_table.c", absolute_paths)],
         include_dirs=[HERE],
         libraries=libraries,
         # gnu11: unsigned __int128 is a GNU extension.
@@ -63,16 +50,4 @@ def _builder(absolute_paths: bool) -> FFI:
 ffibuilder = _builder(absolute_paths=False)
 
 if __name__ == "__main__":
-    # Build in a scratch dir and copy only the module next to gateway/__init__.py.
-    import glob
-    import shutil
-
-    os.chdir(ROOT)
-    built = _builder(absolute_paths=True).compile(
-        tmpdir=os.path.join("build", "cffi-quota"), verbose="-v" in sys.argv
-    )
-    for old in glob.glob(os.path.join("gateway", "_quota.*.so")):
-        os.remove(old)
-    shutil.copy2(built, os.path.join("gateway", os.path.basename(built)))
-    print(os.path.join("gateway", os.path.basename(built)))
-    sys.exit(0)
+    print(build_in_place(_builder(True), "_quota", "cffi-quota", verbose="-v" in sys.argv))

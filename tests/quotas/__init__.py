@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-_SOURCES = [ROOT / "native" / name for name in ("quota_table.c", "quota_table.h", "build_quota.py")]
+_SOURCES = [
+    ROOT / "native" / name
+    for name in ("quota_table.c", "quota_table.h", "build_quota.py", "cffi_build.py")
+]
 
 
 def ensure_quota_module() -> None:
