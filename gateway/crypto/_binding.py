@@ -451,15 +451,20 @@ class EcHandle:
             raise ValueError("a public key has no PKCS#8 encoding")
         return self._export(lib.gw_ec_export_pkcs8, "PKCS#8")
 
+    def _digest_blob(self, digests: Sequence[bytes]) -> tuple[bytes, int]:
+        """The digests joined for C, and their size; each must be the curve's size."""
+        dlen = self.bits // 8
+        blob = b"".join(digests)
+        if len(blob) != len(digests) * dlen or any(len(d) != dlen for d in digests):
+            raise ValueError(f"every digest must be {dlen} bytes for this curve")
+        return blob, dlen
+
     def sign(self, digests: Sequence[bytes]) -> list[bytes | None]:
         """DER signatures; None marks an item OpenSSL failed to sign."""
         n = len(digests)
         if n == 0:
             return []
-        dlen = self.bits // 8
-        blob = b"".join(digests)
-        if len(blob) != n * dlen or any(len(d) != dlen for d in digests):
-            raise ValueError(f"every digest must be {dlen} bytes for this curve")
+        blob, dlen = self._digest_blob(digests)
         stride = self.max_sig
         sigs = _alloc("uint8_t[]", n * stride)
         sig_lens = _alloc("size_t[]", n)
@@ -483,10 +488,7 @@ class EcHandle:
             raise ValueError("need exactly one signature per digest")
         if n == 0:
             return []
-        dlen = self.bits // 8
-        blob = b"".join(digests)
-        if len(blob) != n * dlen or any(len(d) != dlen for d in digests):
-            raise ValueError(f"every digest must be {dlen} bytes for this curve")
+        blob, dlen = self._digest_blob(digests)
         results = _alloc("int[]", n)
         ptr = self._acquire()
         try:
