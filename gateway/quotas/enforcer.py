@@ -23,9 +23,6 @@ _MESSAGES = {
 }
 
 
-_MAX_CACHED_BUCKETS = 4096
-
-
 @dataclass(frozen=True, slots=True)
 class Charge:
     """``count`` requests against ``quota`` in ``region`` (a multi-region call has several)."""
@@ -50,8 +47,6 @@ class QuotaEnforcer:
         self.table = table
         self._limiter = limiter
         self._listener = listener
-        # (account, region, quota) -> (bucket name, rate): both fixed once the table is built.
-        self._buckets: dict[tuple[str, str, str], tuple[str, float]] = {}
 
     def charge(
         self, account: str, region: str, operation: str, charges: tuple[Charge, ...]
@@ -60,7 +55,8 @@ class QuotaEnforcer:
         taken: list[tuple[str, float, int]] = []
         for charge in charges:
             where = charge.region or region
-            bucket, rate = self._bucket(account, where, charge.quota)
+            rate = self.table.value(charge.quota, account, where)
+            bucket = f"{account}|{where}|{charge.quota}"
             ok = self._limiter.try_take(bucket, rate, charge.count)
             if self._listener is not None:
                 self._listener(account, where, charge.quota, operation, not ok)
@@ -69,16 +65,6 @@ class QuotaEnforcer:
                     self._limiter.give_back(bucket_taken, rate_taken, count)
                 raise ThrottlingException(_MESSAGES[charge.quota.partition(":")[0]])
             taken.append((bucket, rate, charge.count))
-
-    def _bucket(self, account: str, region: str, quota: str) -> tuple[str, float]:
-        ident = (account, region, quota)
-        found = self._buckets.get(ident)
-        if found is None:
-            if len(self._buckets) >= _MAX_CACHED_BUCKETS:
-                self._buckets.clear()  # regions are the client's choice: stay bounded
-            found = (f"{account}|{region}|{quota}", self.table.value(quota, account, region))
-            self._buckets[ident] = found
-        return found
 
     def charge_key_state_change(self, account: str, region: str, key_id: str) -> None:
         """The guide's "hot key" rule: bursts of state changes on one key are throttled."""
