@@ -25,7 +25,7 @@ from gateway.errors import (
     UnrecognizedClientException,
     UnsupportedOperationException,
 )
-from gateway.iam.credentials import ActiveKey, Credentials
+from gateway.iam.credentials import Credentials
 from gateway.kms.registry import OPERATIONS, TARGET_PREFIX
 from gateway.kms.service import Kms
 from gateway.metrics.usage import GatewayMetrics
@@ -36,7 +36,6 @@ from gateway.quotas.kms import charges_for
 log = logging.getLogger("gateway.request")
 
 _JSON_HEADERS = {"Content-Type": awsjson.CONTENT_TYPE}
-_MAX_CALLERS = 4096
 
 
 def _request_id_source() -> Callable[[], str]:
@@ -67,8 +66,6 @@ class KmsEndpoint:
         self._shapes = ServiceShapes("kms")
         self._shapes.compile_all()  # pay for the validators at start, not on first requests
         self._signing_keys = sigv4.SigningKeyCache()
-        # (access key id, region) -> the caller they make; reused while the key's record is.
-        self._callers: dict[tuple[str, str], tuple[ActiveKey, Caller]] = {}
         self._max_body = max_body_bytes
         self._max_in_flight = max_in_flight
         self.in_flight = 0  # read by the metrics at scrape time
@@ -182,19 +179,8 @@ class KmsEndpoint:
             body=body,
             cache=self._signing_keys,
         )
-        return self._caller(active, signed.region)
-
-    def _caller(self, active: ActiveKey, region: str) -> Caller:
-        ident = (active.record.access_key_id, region)
-        known = self._callers.get(ident)
-        if known is not None and known[0] is active:
-            return known[1]
-        if len(self._callers) >= _MAX_CALLERS:
-            self._callers.clear()  # regions are the client's choice: stay bounded
         record = active.record
-        caller = Caller(record.account, region, record.principal_arn, record.access_key_id)
-        self._callers[ident] = (active, caller)
-        return caller
+        return Caller(record.account, signed.region, record.principal_arn, record.access_key_id)
 
     def _unknown(self, target: str) -> AwsError:
         prefix, _, name = target.partition(".")
