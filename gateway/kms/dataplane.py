@@ -38,9 +38,7 @@ def _check_usable(key: Key, operation: str, algorithm: str | None) -> str:
     if key.key_usage != "ENCRYPT_DECRYPT":
         raise wrong_usage(key, operation)
     effective = algorithm or SYMMETRIC
-    if effective == SYMMETRIC and key.key_spec == SYMMETRIC:
-        return effective  # the common case, without building the algorithm lists
-    if effective not in SPECS[key.key_spec].algorithms(key.key_usage)["EncryptionAlgorithms"]:
+    if effective not in SPECS[key.key_spec].encryption_algorithms:
         raise incompatible(effective, key)
     return effective
 

@@ -35,6 +35,7 @@ RSA_SIGNING = (
     "RSASSA_PSS_SHA_512",
 )
 RSA_ENCRYPTION = ("RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256")
+SYMMETRIC_ENCRYPTION = ("SYMMETRIC_DEFAULT",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +54,15 @@ class KeySpec:
     def asymmetric(self) -> bool:
         return self.family not in (Family.SYMMETRIC, Family.HMAC)
 
+    @property
+    def encryption_algorithms(self) -> tuple[str, ...]:
+        """What an ENCRYPT_DECRYPT key of this spec encrypts with."""
+        return SYMMETRIC_ENCRYPTION if self.family is Family.SYMMETRIC else RSA_ENCRYPTION
+
     def algorithms(self, usage: str) -> dict[str, list[str]]:
         """The KeyMetadata / GetPublicKey algorithm lists for a key of this spec and usage."""
         if usage == ENCRYPT_DECRYPT:
-            if self.family is Family.SYMMETRIC:
-                return {"EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"]}
-            return {"EncryptionAlgorithms": list(RSA_ENCRYPTION)}
+            return {"EncryptionAlgorithms": list(self.encryption_algorithms)}
         if usage == SIGN_VERIFY:
             return {"SigningAlgorithms": list(self.signing)}
         if usage == GENERATE_VERIFY_MAC:
