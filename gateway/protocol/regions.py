@@ -9,7 +9,6 @@ outside the pattern also keeps a signed-in client from minting unbounded per-reg
 
 from __future__ import annotations
 
-import functools
 import re
 
 from botocore.loaders import create_loader
@@ -17,13 +16,16 @@ from botocore.loaders import create_loader
 PARTITION = "aws"
 
 
-@functools.cache
-def _pattern() -> re.Pattern[str]:
+def _load_pattern() -> re.Pattern[str]:
     endpoints = create_loader().load_data("endpoints")
     partition = next(p for p in endpoints["partitions"] if p["partition"] == PARTITION)
     return re.compile(partition["regionRegex"], re.ASCII)
 
 
+# Read once at import (start-up), not on the first request.
+_PATTERN = _load_pattern()
+
+
 def is_known_region(name: str) -> bool:
     """True for region names of the ``aws`` partition, such as ``eu-west-3``."""
-    return _pattern().fullmatch(name) is not None
+    return _PATTERN.fullmatch(name) is not None
