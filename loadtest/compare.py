@@ -218,12 +218,17 @@ def table(cells: list[Cell], concurrency: int) -> str:
     return "\n".join(rows)
 
 
+def _peak(cells: list[Cell], target: str, procs: int, op: str) -> float | None:
+    """The closed-loop req/s of one cell, or None if it is missing or had errors."""
+    for c in cells:
+        if (c.target, c.processes, c.operation, c.rate) == (target, procs, op, None):
+            return c.summary.rate if c.summary and not c.summary.errors else None
+    return None
+
+
 def ratios(cells: list[Cell]) -> str:
     def peak(target: str, procs: int, op: str) -> float | None:
-        for c in cells:
-            if (c.target, c.processes, c.operation, c.rate) == (target, procs, op, None):
-                return c.summary.rate if c.summary and not c.summary.errors else None
-        return None
+        return _peak(cells, target, procs, op)
 
     def cpu(target: str, procs: int, op: str) -> float | None:
         for c in cells:
@@ -276,12 +281,6 @@ def paired_shares(rounds: list[list[Cell]], operations: list[str]) -> str:
     cancels out of each ratio; the median of the ratios is steadier than a ratio of medians.
     """
 
-    def peak(cells: list[Cell], target: str, procs: int, op: str) -> float | None:
-        for c in cells:
-            if (c.target, c.processes, c.operation, c.rate) == (target, procs, op, None):
-                return c.summary.rate if c.summary and not c.summary.errors else None
-        return None
-
     rows = [
         "| operation | gw 1w / ceiling 1p, per round | median | gw 2w / ceiling 2p, per round "
         "| median |",
@@ -292,10 +291,8 @@ def paired_shares(rounds: list[list[Cell]], operations: list[str]) -> str:
         for procs in (1, 2):
             shares = []
             for cells in rounds:
-                gateway, ceiling = (
-                    peak(cells, "gateway", procs, op),
-                    peak(cells, "ceiling", procs, "Encrypt-shaped"),
-                )
+                gateway = _peak(cells, "gateway", procs, op)
+                ceiling = _peak(cells, "ceiling", procs, "Encrypt-shaped")
                 if gateway and ceiling:
                     shares.append(gateway / ceiling)
             listed = ", ".join(f"{v:.0%}" for v in shares) or "-"
