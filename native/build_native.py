@@ -61,7 +61,10 @@ def _builder(absolute_paths: bool) -> FFI:
     builder.set_source(
         "gateway._native",
         '#include "gateway_native.h"\n',
-        sources=[source_path("gateway_native.c", absolute_paths)],
+        sources=[
+            source_path("gateway_native.c", absolute_paths),
+            source_path("sigv4_check.c", absolute_paths),
+        ],
         include_dirs=[HERE, *_openssl_include_dirs()],
         library_dirs=_openssl_library_dirs(),
         libraries=["crypto"],

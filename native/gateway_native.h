@@ -149,6 +149,31 @@ int gw_ec_sign(const gw_ec_key *key, size_t n, const uint8_t *digests, size_t dl
  */
 int gw_ec_verify(const gw_ec_key *key, size_t n, const uint8_t *digests, size_t dlen,
                  const uint8_t *sigs, const size_t *sig_lens, int *results);
+
+/*
+ * SigV4 signature check of one request (native/sigv4_check.c). The caller
+ * builds the two text parts that depend on parsing; this computes the three
+ * hashes that follow from them:
+ *
+ *     body_hash  = hex(SHA-256(body))
+ *     canonical  = canonical_head || body_hash
+ *     expected   = hex(HMAC-SHA-256(signing_key, sts_head || hex(SHA-256(canonical))))
+ *
+ * canonical_head is the canonical request up to and including the newline
+ * after the signed-headers line; sts_head is the string to sign up to and
+ * including the newline after the credential scope. If declared is not NULL
+ * (the request's x-amz-content-sha256), it must equal body_hash. Hex is
+ * lower-case. Returns 1 if `provided` equals `expected` (constant-time
+ * compare), 0 if it does not or the declared hash differs, or a negative code.
+ */
+#define GW_SIGV4_MATCH 1
+#define GW_SIGV4_MISMATCH 0
+int gw_sigv4_check(const uint8_t *signing_key, size_t key_len,
+                   const uint8_t *canonical_head, size_t head_len,
+                   const uint8_t *body, size_t body_len,
+                   const uint8_t *declared, size_t declared_len,
+                   const uint8_t *sts_head, size_t sts_len,
+                   const uint8_t *provided, size_t provided_len);
 /* CDEF END */
 
 #endif /* GATEWAY_NATIVE_H */

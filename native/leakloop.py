@@ -43,6 +43,14 @@ def digest_round() -> None:
         _binding.digest_batch(bits, [b"", b"abc", os.urandom(5000)])
 
 
+def sigv4_round() -> None:
+    key, body = os.urandom(32), os.urandom(300)
+    for declared in (None, b"0" * 64):
+        _binding.sigv4_check(key, b"POST\n/\n", body, declared, b"AWS4\n", b"0" * 64)
+    with contextlib.suppress(TypeError):
+        _binding.sigv4_check(key, "not bytes", body, None, b"", b"")  # type: ignore[arg-type]
+
+
 def ecdsa_round() -> None:
     for bits, size in ((256, 32), (384, 48)):
         key = EcHandle.generate(bits)
@@ -65,6 +73,7 @@ def main() -> None:
     for _ in range(iterations):
         aes_round()
         digest_round()
+        sigv4_round()
         ecdsa_round()
     gc.collect()
     print(f"{iterations} iterations over every native entry point")

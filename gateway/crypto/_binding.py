@@ -351,6 +351,48 @@ def digest_batch(bits: int, msgs: Sequence[bytes]) -> list[bytes]:
     return _chunks(ffi.buffer(out)[:], size, n)
 
 
+# --- SigV4 ------------------------------------------------------------------
+
+
+def sigv4_check(
+    signing_key: bytes,
+    canonical_head: bytes,
+    body: bytes,
+    declared: bytes | None,
+    sts_head: bytes,
+    provided: bytes,
+) -> bool:
+    """True iff ``provided`` is the request's SigV4 signature; see ``gw_sigv4_check``."""
+    if not (
+        type(signing_key) is bytes
+        and type(canonical_head) is bytes
+        and type(body) is bytes
+        and (declared is None or type(declared) is bytes)
+        and type(sts_head) is bytes
+        and type(provided) is bytes
+    ):
+        raise TypeError("sigv4_check takes bytes (declared may be None)")
+    rc = lib.gw_sigv4_check(
+        signing_key,
+        len(signing_key),
+        canonical_head,
+        len(canonical_head),
+        body,
+        len(body),
+        ffi.NULL if declared is None else declared,
+        0 if declared is None else len(declared),
+        sts_head,
+        len(sts_head),
+        provided,
+        len(provided),
+    )
+    if rc == lib.GW_SIGV4_MATCH:
+        return True
+    if rc == lib.GW_SIGV4_MISMATCH:
+        return False
+    raise CryptoError(f"sigv4 check: native call failed with code {rc}")
+
+
 # --- ECDSA -----------------------------------------------------------------
 
 

@@ -10,7 +10,6 @@ botocore and the other SDKs sign for KMS, ACM, IAM and STS.
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote_plus
 
+from gateway.crypto import sigv4_check
 from gateway.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
@@ -35,7 +35,6 @@ _MISMATCH = (
     "Check your AWS Secret Access Key and signing method. "
     "Consult the service documentation for details."
 )
-_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _DIGITS = frozenset("0123456789")
 
 
@@ -256,41 +255,6 @@ def _parse_exactly(
     return SignedRequest(*scope[:4], scope.signed_headers, signature, amz_date)
 
 
-# HMAC's inner and outer pads as translation tables, as the standard library's hmac builds them.
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
-_SHA256_BLOCK = 64
-
-
-class SigningKey:
-    """A derived kSigning key, keyed once to sign many strings.
-
-    HMAC-SHA256 (RFC 2104) from two hashlib states that already absorbed the padded key:
-    copying them costs about a third of ``hmac.digest``, which keys OpenSSL's HMAC afresh on
-    every call. The result equals ``hmac.digest(key, msg, "sha256")`` (unit-tested).
-    """
-
-    __slots__ = ("_inner", "_outer", "key")
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) > _SHA256_BLOCK:
-            raise ValueError("a SigV4 signing key is 32 bytes")
-        block = key.ljust(_SHA256_BLOCK, b"\0")
-        self.key = key
-        self._inner = hashlib.sha256(block.translate(_IPAD))
-        self._outer = hashlib.sha256(block.translate(_OPAD))
-
-    def __repr__(self) -> str:
-        return "<SigningKey>"
-
-    def hexdigest(self, message: bytes) -> str:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()
-
-
 class SigningKeyCache:
     """Derived SigV4 signing keys, per (secret, date, region, service), LRU-bounded.
 
@@ -304,7 +268,7 @@ class SigningKeyCache:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self._max_entries = max_entries
-        self._keys: OrderedDict[tuple[str, str, str, str], SigningKey] = OrderedDict()
+        self._keys: OrderedDict[tuple[str, str, str, str], bytes] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"<SigningKeyCache {len(self._keys)}/{self._max_entries} entries>"
@@ -316,7 +280,7 @@ class SigningKeyCache:
         """Forget every key (e.g. after secrets were rotated or revoked)."""
         self._keys.clear()
 
-    def get(self, secret: str, date: str, region: str, service: str) -> SigningKey:
+    def get(self, secret: str, date: str, region: str, service: str) -> bytes:
         """The kSigning key for this scope, derived once and then served from the cache."""
         cache_key = (secret, date, region, service)
         keys = self._keys
@@ -324,7 +288,7 @@ class SigningKeyCache:
         if key is not None:
             keys.move_to_end(cache_key)
             return key
-        key = SigningKey(derive_signing_key(secret, date, region, service))
+        key = derive_signing_key(secret, date, region, service)
         keys[cache_key] = key
         if len(keys) > self._max_entries:
             keys.popitem(last=False)
@@ -416,17 +380,11 @@ def verify_signature(
     """Recompute the request's SigV4 signature and compare it in constant time.
 
     ``path`` and ``query`` are raw, as on the wire (aiohttp: ``request.raw_path`` split at
-    '?'). Raises InvalidSignatureException on any mismatch.
+    '?'). Raises InvalidSignatureException on any mismatch. The canonical text is built
+    here; the three hashes over it and the compare run in the native core.
     """
-    body_hash = hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
-    declared = headers.get("x-amz-content-sha256")
-    if declared is not None and declared != body_hash:
-        # The SDKs sign the declared hash; unless it is the body's own hash the body would
-        # be unauthenticated (e.g. UNSIGNED-PAYLOAD), which only S3 permits.
-        raise InvalidSignatureException(_MISMATCH)
-
     signed_headers = req.signed_headers
-    canonical_request = "\n".join(
+    canonical_head = "\n".join(
         (
             method.upper(),
             canonical_uri(path),
@@ -434,16 +392,23 @@ def verify_signature(
             *_canonical_header_lines(headers, signed_headers),
             "",
             ";".join(signed_headers),
-            body_hash,
+            "",  # the body's hash follows
         )
     )
-    string_to_sign = (
-        f"{ALGORITHM}\n{req.amz_date}\n{req.date}/{req.region}/{req.service}/{TERMINATOR}\n"
-        + hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest()
-    )
-    key = cache.get(secret, req.date, req.region, req.service)
-    expected = key.hexdigest(string_to_sign.encode("utf-8"))
+    sts_head = f"{ALGORITHM}\n{req.amz_date}\n{req.date}/{req.region}/{req.service}/{TERMINATOR}\n"
+    # The SDKs sign the declared body hash; unless it is the body's own hash the body
+    # would be unauthenticated (e.g. UNSIGNED-PAYLOAD), which only S3 permits.
+    declared = headers.get("x-amz-content-sha256")
     provided = req.signature
-    # compare_digest refuses non-ASCII str; such a signature cannot be ours anyway.
-    if not provided.isascii() or not hmac.compare_digest(expected, provided):
+    # A non-ASCII signature cannot be ours; a non-ASCII declared hash cannot match.
+    if not provided.isascii() or (declared is not None and not declared.isascii()):
+        raise InvalidSignatureException(_MISMATCH)
+    if not sigv4_check(
+        cache.get(secret, req.date, req.region, req.service),
+        canonical_head.encode("utf-8", "surrogateescape"),
+        body,
+        None if declared is None else declared.encode("ascii"),
+        sts_head.encode("utf-8"),
+        provided.encode("ascii"),
+    ):
         raise InvalidSignatureException(_MISMATCH)
