@@ -159,7 +159,9 @@ class KmsEndpoint:
 
     async def _authenticate(self, request: web.Request, body: bytes) -> Caller:
         signed = sigv4.parse_authorization(request.headers, now=time.time(), service="kms")
-        active = await self._credentials.lookup(signed.access_key_id)
+        credentials = self._credentials
+        key_id = signed.access_key_id
+        active = credentials.cached(key_id) or await credentials.lookup(key_id)
         if active is None:
             raise UnrecognizedClientException(
                 "The security token included in the request is invalid."

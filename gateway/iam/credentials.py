@@ -53,6 +53,10 @@ class Credentials:
         self._negative_seconds = negative_seconds
         self._clock = clock
 
+    def cached(self, access_key_id: str) -> ActiveKey | None:
+        """The active key if this process has it already: the request path tries this first."""
+        return self._cache.get(access_key_id)
+
     async def lookup(self, access_key_id: str) -> ActiveKey | None:
         """The active key with this id and its secret, or None."""
         hit = self._cache.get(access_key_id)

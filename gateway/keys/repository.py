@@ -152,6 +152,12 @@ class KeyRepository:
         ``ref`` is a key id, a key ARN, or (where the operation accepts them, ``aliases``)
         an alias name or alias ARN, exactly the forms AWS accepts.
         """
+        # The common case first: a bare key id this process has cached. Only a cached Key
+        # counts (a cached miss is keyed by whatever id was read), so every error below
+        # is still answered as before.
+        hit = self._keys.get((caller.account, caller.region, ref))
+        if hit.__class__ is Key:
+            return hit  # type: ignore[return-value]
         if ref.startswith(_ARN_PREFIX):
             region, account, resource = _split_arn(ref)
             if resource.startswith("key/"):
@@ -186,6 +192,11 @@ class KeyRepository:
         return await self.require(caller, target)  # type: ignore[arg-type]
 
     # --- material --------------------------------------------------------------------------
+    def cached_material(self, key: Key, version: int) -> bytes | None:
+        """The plaintext material of one version if this process has it unwrapped already."""
+        versions = self._materials.get((key.account, key.region, key.key_id))
+        return None if versions is MISSING else versions.get(version)  # type: ignore[attr-defined]
+
     async def material(self, key: Key, version: int) -> bytes | None:
         """The plaintext material of one version, or None if that version doesn't exist."""
         ident = (key.account, key.region, key.key_id)

@@ -54,7 +54,9 @@ def _is_rsa(key: Key) -> bool:
 
 async def seal(kms: Kms, key: Key, plaintext: bytes, context: dict[str, str] | None) -> bytes:
     """A KMS ciphertext blob of ``plaintext`` under a symmetric key's current material."""
-    material = await kms.keys.material(key, key.current_version)
+    version = key.current_version
+    # Cached material without awaiting: this runs once per Encrypt and GenerateDataKey.
+    material = kms.keys.cached_material(key, version) or await kms.keys.material(key, version)
     if material is None:
         raise InvalidKeyUsageException(f"{key.arn} has no key material.")
     header = blob.header_for(key.key_id, key.current_version)
@@ -108,7 +110,8 @@ async def _open(
     if key is None:
         raise InvalidCiphertextException("")
     used = _check_usable(key, operation, algorithm)
-    material = await kms.keys.material(key, parsed.version)
+    version = parsed.version
+    material = kms.keys.cached_material(key, version) or await kms.keys.material(key, version)
     if material is None:
         raise InvalidCiphertextException("")
     try:

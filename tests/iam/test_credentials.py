@@ -36,6 +36,17 @@ async def test_secret_is_stored_wrapped_and_looked_up(store) -> None:
     assert await creds.lookup("AKIANOTAREALKEY00000") is None
 
 
+async def test_cached_holds_only_keys_a_lookup_found(store) -> None:
+    created = await Credentials(store, RootKey(b"\x02" * 32)).create(ACCOUNT, "bob")
+    key_id = created.record.access_key_id
+    creds = Credentials(store, RootKey(b"\x02" * 32))
+    assert creds.cached(key_id) is None
+    found = await creds.lookup(key_id)
+    assert found is not None and creds.cached(key_id) is found
+    assert await creds.lookup("AKIANOTAREALKEY00000") is None
+    assert creds.cached("AKIANOTAREALKEY00000") is None
+
+
 async def test_bootstrap_from_environment(store, tmp_path) -> None:
     creds = Credentials(store, RootKey(b"\x03" * 32))
     env = {"GATEWAY_ACCESS_KEY_ID": "AKIAFROMENV000000000", "GATEWAY_SECRET_ACCESS_KEY": "s3cret"}

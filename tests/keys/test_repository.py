@@ -74,6 +74,32 @@ async def test_material_unwraps_and_missing_version_is_none(setup) -> None:
     assert await repo.material(key, 2) is None
 
 
+async def test_cached_material_is_only_what_material_already_unwrapped(setup) -> None:
+    _, repo, key, material, _ = setup
+    assert repo.cached_material(key, 1) is None
+    assert await repo.material(key, 1) == material
+    assert repo.cached_material(key, 1) == material
+    assert repo.cached_material(key, 2) is None
+
+
+async def test_a_cached_key_resolves_without_the_store(setup) -> None:
+    store, repo, key, _, _ = setup
+    first = await repo.resolve(CALLER, key.key_id)
+    await store.close()  # any read from here on would fail
+    assert await repo.resolve(CALLER, key.key_id) is first
+
+
+async def test_a_cached_miss_still_gets_the_errors_of_the_full_lookup(setup) -> None:
+    _, repo, _, _, _ = setup
+    unknown = str(uuid.uuid4())
+    assert await repo.get(ACCOUNT, REGION, unknown) is None  # cached as a miss
+    assert await repo.get(ACCOUNT, REGION, "not-a-key-id") is None
+    with pytest.raises(NotFoundException, match="does not exist"):
+        await repo.resolve(CALLER, unknown)
+    with pytest.raises(NotFoundException, match="Invalid keyId"):
+        await repo.resolve(CALLER, "not-a-key-id")
+
+
 async def test_cache_sees_other_writers_after_a_refresh(setup) -> None:
     store, repo, key, _, _ = setup
     await repo.refresh()
