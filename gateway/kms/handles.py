@@ -59,13 +59,20 @@ class KeyHandles:
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def load(self, keys: KeyRepository, key: Key, version: int = 1) -> LoadedKey:
-        """The loaded key pair of one material version, from the cache or the store."""
+    def cached(self, key: Key, version: int = 1) -> LoadedKey | None:
+        """The loaded key if it is here already: Sign and Verify try this before ``load``."""
         ident = (key.account, key.region, key.key_id, version)
         hit = self._entries.get(ident)
         if hit is not None:
             self._entries.move_to_end(ident)
+        return hit
+
+    async def load(self, keys: KeyRepository, key: Key, version: int = 1) -> LoadedKey:
+        """The loaded key pair of one material version, from the cache or the store."""
+        hit = self.cached(key, version)
+        if hit is not None:
             return hit
+        ident = (key.account, key.region, key.key_id, version)
         material = await keys.material(key, version)
         if material is None:
             raise KMSInternalException("The key has no key material.")

@@ -70,7 +70,7 @@ async def _prepare(
 async def sign(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html"""
     key, spec, data = await _prepare(kms, caller, req, "Sign")
-    loaded = await kms.handles.load(kms.keys, key)
+    loaded = kms.handles.cached(key) or await kms.handles.load(kms.keys, key)
     algorithm = req["SigningAlgorithm"]
     signature = await signers.sign(kms.crypto, spec, loaded, algorithm, data)
     return {"KeyId": key.arn, "Signature": signature, "SigningAlgorithm": algorithm}
@@ -79,7 +79,7 @@ async def sign(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
 async def verify(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Verify.html"""
     key, spec, data = await _prepare(kms, caller, req, "Verify")
-    loaded = await kms.handles.load(kms.keys, key)
+    loaded = kms.handles.cached(key) or await kms.handles.load(kms.keys, key)
     algorithm = req["SigningAlgorithm"]
     if not await signers.verify(kms.crypto, spec, loaded, algorithm, data, req["Signature"]):
         raise KMSInvalidSignatureException("")

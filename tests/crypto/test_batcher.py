@@ -77,8 +77,8 @@ async def test_bad_items_fail_alone_in_a_shared_batch(batcher) -> None:
 
 
 async def test_cancelled_submitter_does_not_break_the_batch(batcher) -> None:
-    tasks = [asyncio.ensure_future(batcher.seal(KEYS[0], bytes([i]))) for i in range(20)]
-    await asyncio.sleep(0)  # every task has submitted; the flush is scheduled
+    tasks = [batcher.seal(KEYS[0], bytes([i])) for i in range(20)]
+    # Every item is submitted at the call; the flush is scheduled and has not run yet.
     tasks[3].cancel()
     tasks[11].cancel()
     done = await asyncio.gather(*tasks, return_exceptions=True)
@@ -156,9 +156,8 @@ async def test_full_group_is_dispatched_without_waiting_for_the_turn() -> None:
 
 async def test_pending_counts_queued_items() -> None:
     b = CryptoBatcher()
-    futs = [asyncio.ensure_future(b.seal(KEYS[0], b"x")) for _ in range(5)]
-    await asyncio.sleep(0)  # tasks ran up to their await; flush not yet run
-    assert b.pending == 5
+    futs = [b.seal(KEYS[0], b"x") for _ in range(5)]
+    assert b.pending == 5  # submitted at the call; the flush has not run yet
     await asyncio.gather(*futs)
     assert b.pending == 0
     await b.close()

@@ -26,8 +26,10 @@ def test_native_handles_are_shared_bounded_and_closed_when_evicted() -> None:
         keys = [make_key(f"k{i}") for i in range(3)]
         for key in keys:
             repo.materials[key.key_id] = keymaterial.generate("ECC_NIST_P256")
+        assert handles.cached(keys[0]) is None
         first = await handles.load(repo, keys[0])  # type: ignore[arg-type]
         assert first.native and await handles.load(repo, keys[0]) is first  # type: ignore[arg-type]
+        assert handles.cached(keys[0]) is first and handles.cached(keys[0], 2) is None
         assert repo.reads == 1
         await handles.load(repo, keys[1])  # type: ignore[arg-type]
         await handles.load(repo, keys[2])  # type: ignore[arg-type]
