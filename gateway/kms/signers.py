@@ -8,6 +8,7 @@ that hash (ECDSA, RSASSA) and the message itself for pure EdDSA and ML-DSA.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -63,22 +64,26 @@ def _verify_sync(spec: KeySpec, public: Any, algorithm: str, data: bytes, sig: b
     return True
 
 
-async def sign(
+# sign and verify hand back the batcher's future or the thread's coroutine for the caller
+# to await: no coroutine of their own on the request path.
+
+
+def sign(
     batcher: CryptoBatcher, spec: KeySpec, key: LoadedKey, algorithm: str, data: bytes
-) -> bytes:
+) -> Awaitable[bytes]:
     if key.native:
-        return await batcher.sign(key.private, data)
-    return await asyncio.to_thread(_sign_sync, spec, key.private, algorithm, data)
+        return batcher.sign(key.private, data)
+    return asyncio.to_thread(_sign_sync, spec, key.private, algorithm, data)
 
 
-async def verify(
+def verify(
     batcher: CryptoBatcher,
     spec: KeySpec,
     key: LoadedKey,
     algorithm: str,
     data: bytes,
     signature: bytes,
-) -> bool:
+) -> Awaitable[bool]:
     if key.native:
-        return await batcher.verify(key.public, data, signature)
-    return await asyncio.to_thread(_verify_sync, spec, key.public, algorithm, data, signature)
+        return batcher.verify(key.public, data, signature)
+    return asyncio.to_thread(_verify_sync, spec, key.public, algorithm, data, signature)
