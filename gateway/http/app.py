@@ -22,6 +22,7 @@ from gateway.kms.deletion import run_deletion_sweeper
 from gateway.kms.service import Kms
 from gateway.metrics import process
 from gateway.metrics.exposition import multiprocess_dir, render
+from gateway.metrics.flushing import flush_periodically
 from gateway.metrics.live import LiveValue, register_live_values, sample_live_values
 from gateway.metrics.stored import snapshot
 from gateway.metrics.usage import GatewayMetrics
@@ -51,6 +52,7 @@ async def _healthz(request: web.Request) -> web.Response:
 async def _metrics(request: web.Request) -> web.Response:
     app = request.app
     stored = await snapshot(app[KMS].store)
+    app[METRICS].flush()  # this worker's own counts are never late
     body = render(app[METRICS].registry, stored)
     return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
@@ -138,6 +140,8 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
             ProcessCollector(registry=metrics.registry)
         else:
             tasks.append(asyncio.create_task(sample_live_values(metrics.registry, live)))
+            # The other workers' scrapes read this worker's counts from the shared files.
+            tasks.append(asyncio.create_task(flush_periodically(metrics.flush)))
         try:
             yield
         finally:
@@ -147,6 +151,7 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await crypto.close()
+            metrics.flush()  # after the batcher's last batches, so no count is lost
             kms.handles.close()  # native key handles, once no batch can still use them
             limiter.close()
             await store.close()

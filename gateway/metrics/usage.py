@@ -3,12 +3,18 @@
 One ``GatewayMetrics`` per app, on its own ``CollectorRegistry``. With several worker
 processes, prometheus-client's multiprocess mode keeps every worker's values in shared
 files that the scrape aggregates (``exposition.py``).
+
+The hooks run on every request, so they count into plain-Python tallies (``tally.py``);
+``flush()`` folds those into the metric objects. A worker flushes before it renders a
+scrape, so its own values are never late; another worker's reach the shared files on that
+worker's timer (``flushing.py``), at most ``FLUSH_SECONDS`` (0.5 s) late.
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from gateway.metrics.tally import CounterTally, HistogramTally
 from gateway.quotas.table import (
     ECC,
     KEY_STATE_CHANGES,
@@ -110,33 +116,28 @@ class GatewayMetrics:
             buckets=BATCH_SECONDS_BUCKETS,
             registry=r,
         )
-        # Label children are cached: labels() costs about as much as the increment.
+        # The hooks' tallies, folded in by flush().
+        self._calls: dict[tuple[str, str, str, str], int] = {}  # operation, quota, account, region
         self._usage_children: dict[tuple[str, ...], Counter] = {}
-        self._request_children: dict[str, Histogram] = {}
+        self._throttled = CounterTally(self.throttled)
+        self._errors = CounterTally(self.errors)
+        self._key_state_refusals = CounterTally(self.key_state_refusals)
+        self._latency = HistogramTally(self.requests, LATENCY_BUCKETS)
+        self._batch_sizes = HistogramTally(self.batch_size, BATCH_BUCKETS)
+        self._batch_seconds = HistogramTally(self.batch_seconds, BATCH_SECONDS_BUCKETS)
 
-    # --- hooks --------------------------------------------------------------------------
+    # --- hooks: called on the event-loop thread, counted until the next flush() ---------
     def on_charge(
         self, account: str, region: str, quota: str, operation: str, throttled: bool
     ) -> None:
         """QuotaEnforcer's listener: one call per charge, throttled or not."""
         if throttled:
-            self.throttled.labels(quota, operation).inc()
+            self._throttled.count((quota, operation))
         if quota == KEY_STATE_CHANGES:
             return  # the hot-key rule is the gateway's own, not an AWS/Usage resource
-        ident = (
-            self._service,
-            "API",
-            operation,
-            _CLASS_OF_QUOTA.get(quota, "None"),
-            account,
-            region,
-        )
-        child = self._usage_children.get(ident)
-        if child is None:
-            child = self.call_count.labels(*ident)
-            self._usage_children[ident] = child
-            self.service_quota.labels(*ident).set(self._table.value(quota, account, region))
-        child.inc()
+        calls = self._calls
+        key = (operation, quota, account, region)
+        calls[key] = calls.get(key, 0) + 1
 
     def observe_request(
         self,
@@ -145,16 +146,41 @@ class GatewayMetrics:
         error_type: str | None,
         key_state: str | None = None,
     ) -> None:
-        child = self._request_children.get(operation)
-        if child is None:
-            child = self.requests.labels(operation)
-            self._request_children[operation] = child
-        child.observe(seconds)
+        self._latency.observe(operation, seconds)
         if error_type is not None:
-            self.errors.labels(operation, error_type).inc()
+            self._errors.count((operation, error_type))
         if key_state is not None:
-            self.key_state_refusals.labels(operation, key_state).inc()
+            self._key_state_refusals.count((operation, key_state))
 
     def on_batch(self, operation: str, items: int, seconds: float) -> None:
-        self.batch_size.labels(operation).observe(items)
-        self.batch_seconds.labels(operation).observe(seconds)
+        self._batch_sizes.observe(operation, items)
+        self._batch_seconds.observe(operation, seconds)
+
+    # --- flush ----------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Fold every tally into the metric objects (with several workers: the shared files)."""
+        self._fold_calls()
+        self._throttled.fold()
+        self._errors.fold()
+        self._key_state_refusals.fold()
+        self._latency.fold()
+        self._batch_sizes.fold()
+        self._batch_seconds.fold()
+
+    def _fold_calls(self) -> None:
+        calls, self._calls = self._calls, {}
+        for (operation, quota, account, region), count in calls.items():
+            ident = (
+                self._service,
+                "API",
+                operation,
+                _CLASS_OF_QUOTA.get(quota, "None"),
+                account,
+                region,
+            )
+            child = self._usage_children.get(ident)
+            if child is None:
+                child = self._usage_children[ident] = self.call_count.labels(*ident)
+                quota_value = self._table.value(quota, account, region)
+                self.service_quota.labels(*ident).set(quota_value)
+            child.inc(count)

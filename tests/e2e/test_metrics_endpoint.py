@@ -122,6 +122,13 @@ def traffic(request: pytest.FixtureRequest,
         conns, opened = _connections(server, workers)
         traffic = Traffic(workers, scrapes=[])
         _send(conns, traffic)
+        # A worker's counts reach the other workers' scrapes on its flush timer (0.5 s).
+        # The DescribeKey burst went last, to every worker: once each scrape counts all
+        # of it, each worker's flush has brought everything sent before it too.
+        wait_until(
+            lambda: all(_describes(conn.get("/metrics")) == DESCRIBE_BURST for conn in conns),
+            10, "every worker's counts in the shared metric files",
+        )
         traffic.scrapes = [conn.get("/metrics") for conn in conns]
         yield traffic
     finally:
@@ -136,6 +143,11 @@ def parse(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
+
+
+def _describes(text: str) -> float | None:
+    labels = frozenset({"operation": "DescribeKey"}.items())
+    return parse(text).get(("gateway_request_duration_seconds_count", labels))
 
 
 def usage(resource: str, cls: str = "None") -> dict[str, str]:

@@ -76,6 +76,7 @@ def test_single_process_render_has_the_app_registry_the_store_and_process_metric
     metrics.on_charge(ACCOUNT, "us-east-1", SYMMETRIC, "Encrypt", False)
     metrics.on_charge(ACCOUNT, "us-east-1", SYMMETRIC, "Encrypt", False)
     metrics.observe_request("Encrypt", 0.001, None)
+    metrics.flush()
     stored = StoredSnapshot(key_states=[(ACCOUNT, "us-east-1", "Enabled", 4)])
 
     text = render(metrics.registry, stored).decode()
@@ -113,6 +114,7 @@ for _ in range(encrypts):
 metrics.on_charge("111122223333", "us-east-1", "kms:DescribeKey", "DescribeKey", True)
 metrics.observe_request("DescribeKey", 0.0001, "ThrottlingException")
 metrics.on_batch("seal", encrypts, 0.00002)
+metrics.flush()  # into the shared files, as the worker's timer and its shutdown do
 values = [
     LiveValue("gateway_in_flight_requests", "in flight", lambda: in_flight),
     LiveValue("gateway_crypto_queue_depth", "queued", lambda: 2 * in_flight),

@@ -1,12 +1,19 @@
-"""GatewayMetrics: every family's values after known calls of its hooks."""
+"""GatewayMetrics: every family's values after known calls of its hooks and a flush."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.metrics.usage import BATCH_BUCKETS, LATENCY_BUCKETS, GatewayMetrics
+from gateway.metrics.usage import (
+    BATCH_BUCKETS,
+    BATCH_SECONDS_BUCKETS,
+    LATENCY_BUCKETS,
+    GatewayMetrics,
+)
 from gateway.quotas.table import (
     ECC,
     KEY_STATE_CHANGES,
@@ -31,6 +38,7 @@ def metrics() -> GatewayMetrics:
 
 
 def value(metrics: GatewayMetrics, name: str, labels: dict[str, str] | None = None) -> float:
+    metrics.flush()  # as a scrape does
     found = metrics.registry.get_sample_value(name, labels or {})
     assert found is not None, f"no sample {name}{labels}"
     return found
@@ -102,6 +110,7 @@ def test_hot_key_throttles_are_counted_but_are_not_an_aws_usage_resource(metrics
 
     throttled = {"quota": KEY_STATE_CHANGES, "operation": "KeyStateChange"}
     assert value(metrics, "gateway_throttled_requests_total", throttled) == 1
+    metrics.flush()
     families = {f.name for f in metrics.registry.collect() if f.samples}
     assert "aws_usage_call_count" not in families
     assert "aws_usage_service_quota" not in families
@@ -160,6 +169,7 @@ def test_the_text_exposition_has_the_documented_names_types_and_buckets(metrics)
     metrics.on_charge(ACCOUNT, "us-east-1", SYMMETRIC, "Encrypt", True)
     metrics.observe_request("Encrypt", 0.001, "ThrottlingException")
     metrics.on_batch("seal", 2, 0.0001)
+    metrics.flush()
 
     text = generate_latest(metrics.registry).decode()
     # prometheus-client also writes a "<name>_created" gauge per counter and histogram
@@ -198,6 +208,8 @@ def test_the_text_exposition_has_the_documented_names_types_and_buckets(metrics)
 def test_each_app_has_its_own_registry():
     first, second = GatewayMetrics(QuotaTable()), GatewayMetrics(QuotaTable())
     first.on_charge(ACCOUNT, "us-east-1", SYMMETRIC, "Encrypt", False)
+    first.flush()
+    second.flush()
     assert second.registry.get_sample_value(
         "aws_usage_call_count_total", usage("Encrypt", "Symmetric")
     ) is None
@@ -210,3 +222,112 @@ def test_key_state_refusals_are_counted_by_state(metrics):
     name = "gateway_key_state_refusals_total"
     assert value(metrics, name, {"operation": "Encrypt", "key_state": "PendingDeletion"}) == 1
     assert value(metrics, name, {"operation": "Encrypt", "key_state": "Disabled"}) == 1
+
+
+# --- the hooks count into tallies: after a flush, exactly the old direct updates' output --
+
+class DirectHooks:
+    """The hooks as they were before the tallies: every call straight into prometheus-client."""
+
+    def __init__(self, metrics: GatewayMetrics, table: QuotaTable) -> None:
+        self.metrics, self._table = metrics, table
+        self._seen: set[tuple[str, ...]] = set()
+
+    def on_charge(self, account: str, region: str, quota: str, operation: str,
+                  throttled: bool) -> None:
+        m = self.metrics
+        if throttled:
+            m.throttled.labels(quota, operation).inc()
+        if quota == KEY_STATE_CHANGES:
+            return
+        ident = tuple(usage(operation, CLASSES[quota], account, region).values())
+        if ident not in self._seen:  # the quota of the first charge of a resource
+            self._seen.add(ident)
+            m.service_quota.labels(*ident).set(self._table.value(quota, account, region))
+        m.call_count.labels(*ident).inc()
+
+    def observe_request(self, operation: str, seconds: float, error_type: str | None,
+                        key_state: str | None) -> None:
+        m = self.metrics
+        m.requests.labels(operation).observe(seconds)
+        if error_type is not None:
+            m.errors.labels(operation, error_type).inc()
+        if key_state is not None:
+            m.key_state_refusals.labels(operation, key_state).inc()
+
+    def on_batch(self, operation: str, items: int, seconds: float) -> None:
+        self.metrics.batch_size.labels(operation).observe(items)
+        self.metrics.batch_seconds.labels(operation).observe(seconds)
+
+
+CLASSES = {SYMMETRIC: "Symmetric", ECC: "ECC", "kms:DescribeKey": "None",
+           key_pair_quota("RSA_4096"): "None", KEY_STATE_CHANGES: "None"}
+OPERATIONS = ("Encrypt", "Sign", "DescribeKey", "GenerateDataKeyPair")
+charges = st.tuples(
+    st.just("charge"), st.sampled_from((ACCOUNT, "444455556666")),
+    st.sampled_from(("us-east-1", "eu-north-1")), st.sampled_from(list(CLASSES)),
+    st.sampled_from(OPERATIONS), st.booleans(),
+)
+requests = st.tuples(
+    st.just("request"), st.sampled_from(OPERATIONS),
+    st.one_of(st.sampled_from(LATENCY_BUCKETS), st.floats(0, 5, allow_nan=False)),
+    st.sampled_from((None, "NotFoundException", "DisabledException")),
+    st.sampled_from((None, "Disabled", "PendingDeletion")),
+)
+batches = st.tuples(
+    st.just("batch"), st.sampled_from(("seal", "sign")),
+    st.one_of(st.sampled_from(BATCH_BUCKETS), st.integers(1, 2000)),
+    st.one_of(st.sampled_from(BATCH_SECONDS_BUCKETS), st.floats(0, 0.2, allow_nan=False)),
+)
+
+
+def _exposition(metrics: GatewayMetrics) -> str:
+    # The *_created samples are wall-clock times, different in any two registries.
+    text = generate_latest(metrics.registry).decode()
+    return "\n".join(line for line in text.splitlines() if "_created" not in line)
+
+
+@settings(deadline=None)  # each example renders several expositions
+@given(st.lists(st.one_of(charges, requests, batches, st.just(("flush",))), max_size=80))
+def test_after_a_flush_the_hooks_expose_what_direct_prometheus_updates_give(calls):
+    hooked = GatewayMetrics(QuotaTable())
+    direct = DirectHooks(GatewayMetrics(QuotaTable()), QuotaTable())
+    for kind, *args in [*calls, ("flush",)]:
+        if kind == "flush":
+            hooked.flush()
+            assert _exposition(hooked) == _exposition(direct.metrics)
+        elif kind == "charge":
+            hooked.on_charge(*args)
+            direct.on_charge(*args)
+        elif kind == "request":
+            hooked.observe_request(*args)
+            direct.observe_request(*args)
+        else:
+            hooked.on_batch(*args)
+            direct.on_batch(*args)
+
+
+def test_flushing_twice_does_not_count_twice(metrics):
+    metrics.on_charge(ACCOUNT, "us-east-1", SYMMETRIC, "Encrypt", True)
+    metrics.observe_request("Encrypt", 0.001, "NotFoundException", "Disabled")
+    metrics.on_batch("seal", 3, 0.0001)
+    metrics.flush()
+    metrics.flush()
+
+    assert value(metrics, "aws_usage_call_count_total", usage("Encrypt", "Symmetric")) == 1
+    throttled = {"quota": SYMMETRIC, "operation": "Encrypt"}
+    assert value(metrics, "gateway_throttled_requests_total", throttled) == 1
+    errors = {"operation": "Encrypt", "error_type": "NotFoundException"}
+    assert value(metrics, "gateway_errors_total", errors) == 1
+    refusals = {"operation": "Encrypt", "key_state": "Disabled"}
+    assert value(metrics, "gateway_key_state_refusals_total", refusals) == 1
+    encrypt = {"operation": "Encrypt"}
+    assert value(metrics, "gateway_request_duration_seconds_count", encrypt) == 1
+    assert value(metrics, "gateway_crypto_batch_size_sum", {"operation": "seal"}) == 3
+
+
+def test_hooks_alone_change_nothing_a_scrape_sees_until_the_flush(metrics):
+    metrics.on_charge(ACCOUNT, "us-east-1", SYMMETRIC, "Encrypt", True)
+    metrics.observe_request("Encrypt", 0.001, "NotFoundException")
+    metrics.on_batch("seal", 3, 0.0001)
+    assert all(not family.samples for family in metrics.registry.collect())
