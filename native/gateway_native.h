@@ -165,6 +165,7 @@ int gw_ec_verify(const gw_ec_key *key, size_t n, const uint8_t *digests, size_t 
  * (the request's x-amz-content-sha256), it must equal body_hash. Hex is
  * lower-case. Returns 1 if `provided` equals `expected` (constant-time
  * compare), 0 if it does not or the declared hash differs, or a negative code.
+ * Each calling thread keeps one digest and one HMAC context for its lifetime.
  */
 #define GW_SIGV4_MATCH 1
 #define GW_SIGV4_MISMATCH 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import given
@@ -89,3 +90,16 @@ def test_matches_the_hashlib_reference(
     declared = {"none": None, "own": own, "other": hashlib.sha256(body + b"x").hexdigest().encode()}
     result = sigv4_check(key, head, body, declared[declare], sts, provided)
     assert result == (not tamper and declare != "other")
+
+
+def test_threads_each_get_right_answers_at_once() -> None:
+    # Every thread keeps its own hashing contexts: concurrent calls must not mix them.
+    def check(i: int) -> bool:
+        body = BODY + str(i).encode()
+        good = reference_signature(KEY, HEAD, body, STS).encode()
+        provided = good if i % 2 == 0 else bytes(64)
+        return sigv4_check(KEY, HEAD, body, None, STS, provided)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(check, range(2000)))
+    assert results == [i % 2 == 0 for i in range(2000)]
