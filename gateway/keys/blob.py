@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import struct
 import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
 FORMAT_V1 = 0x01
 _FLAG_MRK = 0x01
@@ -33,8 +33,10 @@ class MalformedBlob(ValueError):
     """The bytes are not a ciphertext blob this gateway wrote (the reason stays internal)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Blob:
+class Blob(NamedTuple):
+    """A decoded blob. A NamedTuple: one is built per Decrypt, and a frozen dataclass costs
+    several times more to build."""
+
     key_id: str
     version: int
     header: bytes
@@ -59,13 +61,19 @@ def encode(header: bytes, iv: bytes, ciphertext: bytes, tag: bytes) -> bytes:
     return b"".join((header, iv, ciphertext, tag))
 
 
+def _uuid_text(raw: bytes) -> str:
+    """``str(uuid.UUID(bytes=raw))`` without building the UUID object (a third of the cost)."""
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def decode(data: bytes) -> Blob:
     if len(data) < OVERHEAD:
         raise MalformedBlob("too short")
     fmt, flags, raw, version = _HEADER.unpack_from(data)
     if fmt != FORMAT_V1 or flags & ~_FLAG_MRK:
         raise MalformedBlob("unknown format")
-    key_id = "mrk-" + raw.hex() if flags & _FLAG_MRK else str(uuid.UUID(bytes=raw))
+    key_id = "mrk-" + raw.hex() if flags & _FLAG_MRK else _uuid_text(raw)
     body = data[HEADER_SIZE:]
     return Blob(
         key_id=key_id,

@@ -1,3 +1,4 @@
+import struct
 import uuid
 
 import pytest
@@ -35,3 +36,11 @@ def test_header_binds_key_id_and_version() -> None:
 def test_decode_rejects_foreign_bytes(data: bytes) -> None:
     with pytest.raises(blob.MalformedBlob):
         blob.decode(data)
+
+
+@given(st.binary(min_size=16, max_size=16))
+def test_key_id_text_is_the_uuid_text(raw: bytes) -> None:
+    data = blob.encode(
+        struct.pack(">BB16sI", blob.FORMAT_V1, 0, raw, 1), b"i" * 12, b"c", b"t" * 16
+    )
+    assert blob.decode(data).key_id == str(uuid.UUID(bytes=raw))
