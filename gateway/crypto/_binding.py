@@ -13,7 +13,7 @@ import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
-from itertools import accumulate, pairwise, repeat
+from itertools import accumulate, repeat
 from operator import add
 
 from gateway.crypto.errors import CryptoError
@@ -76,10 +76,6 @@ def _split(blob: bytes, lens: Sequence[int], start: int = 0) -> list[bytes]:
         out.append(blob[begin:end])
         begin = end
     return out
-
-
-def _chunks(blob: bytes, size: int, n: int) -> list[bytes]:
-    return [blob[i : i + size] for i in range(0, n * size, size)]
 
 
 # --- AES-256-GCM -----------------------------------------------------------
@@ -267,9 +263,7 @@ def aes_gcm_seal_packed(
     if prefix_lens is None and pt_lens is None:
         # Equal-sized items (one header, data keys of one length): cut by struct.
         return _cut_equal(ffi.buffer(out), total // n, n)
-    raw = ffi.buffer(out)[:]
-    ends = list(accumulate(_item_sizes(prefix_lens, prefix_len, pt_lens, pt_len), initial=0))
-    return [raw[a:b] for a, b in pairwise(ends)]
+    return _split(ffi.buffer(out)[:], list(_item_sizes(prefix_lens, prefix_len, pt_lens, pt_len)))
 
 
 def _item_sizes(
@@ -348,7 +342,7 @@ def digest_batch(bits: int, msgs: Sequence[bytes]) -> list[bytes]:
     rc = lib.gw_digest_batch(bits, n, b"".join(msgs), [len(m) for m in msgs], out)
     if rc != lib.GW_OK:
         _raise_batch_error(rc, "digest")
-    return _chunks(ffi.buffer(out)[:], size, n)
+    return _cut_equal(ffi.buffer(out), size, n)
 
 
 # --- SigV4 ------------------------------------------------------------------
