@@ -34,14 +34,7 @@ from typing import Any
 
 from gateway.crypto import _binding
 from gateway.crypto._validate import as_bytes
-from gateway.crypto.aesgcm import (
-    KEY_SIZE,
-    OpenItem,
-    Sealed,
-    check_key,
-    check_open_item,
-    open_checked,
-)
+from gateway.crypto.aesgcm import OpenItem, Sealed, check_key, check_open_item, open_checked
 from gateway.crypto.ecdsa import EcPrivateKey, EcPublicKey
 
 __all__ = [
@@ -188,25 +181,19 @@ class CryptoBatcher:
         Coalesced like seal (per key; reported to on_batch as "seal"), sealed by one native
         call per group into one buffer. ``prefix`` is not authenticated: include it in ``aad``.
         """
-        if not (
-            type(key) is bytes
-            and len(key) == KEY_SIZE
-            and type(prefix) is bytes
-            and type(plaintext) is bytes
-            and type(aad) is bytes
-        ):
-            key = check_key(key)
-            prefix = as_bytes(prefix, "prefix")
-            plaintext = as_bytes(plaintext, "plaintext")
-            aad = as_bytes(aad, "AAD")
-        return self._submit(_SEAL_BLOB, key, (prefix, plaintext, aad))
+        key = check_key(key)
+        payload = (
+            as_bytes(prefix, "prefix"),
+            as_bytes(plaintext, "plaintext"),
+            as_bytes(aad, "AAD"),
+        )
+        return self._submit(_SEAL_BLOB, key, payload)
 
     def open(
         self, key: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes = b""
     ) -> asyncio.Future[bytes]:
         """AES-256-GCM open; the future raises AuthenticationError if the tag does not verify."""
-        if not (type(key) is bytes and len(key) == KEY_SIZE):
-            key = check_key(key)
+        key = check_key(key)
         item = check_open_item(OpenItem(iv, ciphertext, tag, aad))
         return self._submit(_OPEN, key, item)
 

@@ -59,7 +59,7 @@ async def seal(kms: Kms, key: Key, plaintext: bytes, context: dict[str, str] | N
     material = kms.keys.cached_material(key, version) or await kms.keys.material(key, version)
     if material is None:
         raise InvalidKeyUsageException(f"{key.arn} has no key material.")
-    header = blob.header_for(key.key_id, key.current_version)
+    header = blob.header_for(key.key_id, version)
     # The native core writes the whole blob (header || iv || ciphertext || tag) at once;
     # the header is authenticated as part of the AAD.
     return await kms.crypto.seal_blob(material, header, plaintext, header + encode_context(context))

@@ -350,15 +350,13 @@ def canonical_query(query: str) -> str:
 def _canonical_header_lines(headers: Mapping[str, str], names: tuple[str, ...]) -> list[str]:
     """``name:value`` per signed header: repeated headers comma-joined, spaces collapsed."""
     getall: Any = getattr(headers, "getall", None)
-    if getall is None:  # a plain dict (tests): one value per name
-        lines = []
-        for name in names:
-            value = headers.get(name)
-            lines.append(f"{name}:{'' if value is None else ' '.join(value.split())}")
-        return lines
     lines = []
     for name in names:
-        values = getall(name, ())
+        if getall is not None:
+            values = getall(name, ())
+        else:  # a plain dict (tests): one value per name
+            value = headers.get(name)
+            values = () if value is None else (value,)
         if len(values) == 1:
             lines.append(f"{name}:{' '.join(values[0].split())}")
         else:
