@@ -32,8 +32,6 @@ from gateway.errors import SerializationException, UnknownOperationException, Va
 from gateway.protocol.shape_fastpath import FastConv, FastInputs, InConv, Unusual, generate
 from gateway.protocol.shape_rules import INT32, INT64, string_rules
 
-# (value, path, errors) -> converted value; appends constraint failures to errors.
-_InConv = InConv
 # value -> wire value; None means "pass the value through unchanged".
 _OutConv = Callable[[Any], Any] | None
 
@@ -130,7 +128,7 @@ class _Compiler:
     """Builds converters per shape name, sharing them across operations."""
 
     def __init__(self) -> None:
-        self._inputs: dict[str, _InConv] = {}
+        self._inputs: dict[str, InConv] = {}
         self._outputs: dict[str, _OutConv] = {}
         self._secret: dict[str, bool] = {}
 
@@ -156,13 +154,13 @@ class _Compiler:
 
     # --- input -------------------------------------------------------------------------
 
-    def input(self, shape: Shape) -> _InConv:
+    def input(self, shape: Shape) -> InConv:
         conv = self._inputs.get(shape.name)
         if conv is not None:
             return conv
         if isinstance(shape, StructureShape):
             # Recursive shapes: register a trampoline before compiling the members.
-            cell: list[_InConv] = []
+            cell: list[InConv] = []
             self._inputs[shape.name] = lambda v, p, e: cell[0](v, p, e)
             cell.append(self._structure(shape))
             self._inputs[shape.name] = cell[0]
@@ -171,7 +169,7 @@ class _Compiler:
         self._inputs[shape.name] = conv
         return conv
 
-    def _build(self, shape: Shape) -> _InConv:
+    def _build(self, shape: Shape) -> InConv:
         kind = shape.type_name
         if kind == "string":
             return self._string(shape)
@@ -192,7 +190,7 @@ class _Compiler:
         # Document and other free-form types: accepted as parsed.
         return lambda v, p, e: v
 
-    def _structure(self, shape: StructureShape) -> _InConv:
+    def _structure(self, shape: StructureShape) -> InConv:
         required = set(shape.required_members)
         members = tuple(
             (
@@ -223,7 +221,7 @@ class _Compiler:
 
         return structure
 
-    def _string(self, shape: Shape) -> _InConv:
+    def _string(self, shape: Shape) -> InConv:
         lo, hi, pattern, match, enum = string_rules(shape)
         allowed = frozenset(enum)
         enum_text = "[" + ", ".join(enum) + "]"
@@ -256,7 +254,7 @@ class _Compiler:
 
         return string
 
-    def _blob(self, shape: Shape) -> _InConv:
+    def _blob(self, shape: Shape) -> InConv:
         lo: int | None = shape.metadata.get("min")
         hi: int | None = shape.metadata.get("max")
 
@@ -275,7 +273,7 @@ class _Compiler:
 
         return blob
 
-    def _integer(self, shape: Shape) -> _InConv:
+    def _integer(self, shape: Shape) -> InConv:
         lo: int | None = shape.metadata.get("min")
         hi: int | None = shape.metadata.get("max")
         target = "an Integer" if shape.type_name == "integer" else "a Long"
@@ -298,7 +296,7 @@ class _Compiler:
 
         return integer
 
-    def _list(self, shape: ListShape) -> _InConv:
+    def _list(self, shape: ListShape) -> InConv:
         lo: int | None = shape.metadata.get("min")
         hi: int | None = shape.metadata.get("max")
         element = self.input(shape.member)
@@ -321,7 +319,7 @@ class _Compiler:
 
         return list_
 
-    def _map(self, shape: MapShape) -> _InConv:
+    def _map(self, shape: MapShape) -> InConv:
         lo: int | None = shape.metadata.get("min")
         hi: int | None = shape.metadata.get("max")
         key_conv = self.input(shape.key)
@@ -469,7 +467,7 @@ class ServiceShapes:
         self.operation_names: frozenset[str] = frozenset(self.service_model.operation_names)
         self._compiler = _Compiler()
         self._fast = FastInputs(self._compiler.input)
-        self._inputs: dict[str, _InConv | None] = {}
+        self._inputs: dict[str, InConv | None] = {}
         self._fast_inputs: dict[str, FastConv] = {}
         self._outputs: dict[str, _OutConv] = {}
 
