@@ -17,7 +17,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +29,7 @@ from gateway.errors import AwsError  # noqa: E402
 from gateway.keys import blob  # noqa: E402
 from gateway.protocol import awsjson, shapes  # noqa: E402
 from loadtest import operations  # noqa: E402
-from loadtest.bench_native import calibrate  # noqa: E402
+from loadtest.bench_native import interleaved_samples  # noqa: E402
 from loadtest.compare import machine  # noqa: E402
 
 ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -88,20 +87,8 @@ def cases(shape: operations.Shape) -> list[tuple[str, bytes, dict[str, Any]]]:
 def interleaved_us(
     fns: dict[str, Callable[[], object]], repeats: int, min_time: float
 ) -> dict[str, float]:
-    """Median per-call cost (us) of each candidate, sampled in turn, rotating the order.
-
-    A slow spell on a shared machine then lands on all candidates alike.
-    """
-    names = list(fns)
-    loops = {name: calibrate(fns[name], min_time) for name in names}
-    samples: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            fn, n = fns[name], loops[name]
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn()
-            samples[name].append((time.perf_counter() - t0) / n * 1e6)
+    """Median per-call cost (us) of each candidate, sampled in turn, rotating the order."""
+    samples = interleaved_samples(fns, 1, repeats, min_time)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
