@@ -1,23 +1,38 @@
-"""CPU per request of the gateway's own work: ``KmsEndpoint.handle`` driven in process.
+"""Cost per request of the gateway's own work: ``KmsEndpoint.handle`` driven in process.
 
 No sockets and no HTTP parsing: aiohttp's mocked requests carry botocore-signed Encrypt,
 Decrypt, GenerateDataKey or Sign requests straight into the endpoint, 32 at a time (so the
 crypto batcher coalesces them as it does under load), and the batcher's flush is counted
-in. The figure is process CPU time per request, median of the rounds; it drifts far less
-than requests/s over HTTP on a shared machine, so it is the one to compare two trees with
-(run this file from each checkout, alternately).
+in. The default figure is process CPU time per request, median of the rounds; it drifts far
+less than requests/s over HTTP on a shared machine, so it is the one to compare two trees
+with (run this file from each checkout, alternately). With ``--instructions`` the script
+re-runs itself under valgrind's callgrind and prints instructions per request instead:
+reproducible to a fraction of a percent, at the price of a minute or two per run.
+
+With ``--without PART[,PART]`` (``loadtest/ablation.py``) those parts of the path are replaced
+by stand-ins first, so the difference from a full run is what they cost.
 
 Usage: python -m loadtest.bench_handler [--op Encrypt] [--rounds 7] [--concurrency 32]
+       python -m loadtest.bench_handler --instructions [--op Encrypt] [--lots 20]
+           [--without sigv4,quota,crypto,metrics]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
+import functools
 import os
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +43,19 @@ from aiohttp.test_utils import make_mocked_request
 from botocore.credentials import Credentials
 from multidict import CIMultiDict
 
-from loadtest import operations
+from loadtest import ablation, operations
 from loadtest.signing import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, SignedRequest, Signer
 
 OPS = ("Encrypt", "Decrypt", "GenerateDataKey", "Sign")
 HOST = "127.0.0.1:8080"
 DISTINCT = 256  # distinct signed requests cycled through
 LOTS_PER_ROUND = 40
+# callgrind counts only while this C function of libpython is on the stack: the measured
+# lots run inside functools.reduce, so imports, setup and signing are left out.
+COUNTED_FUNCTION = "functools_reduce"
+# Under valgrind everything runs ~50 times slower: a 1 s key cache would expire mid-run and
+# send requests to the store, which is work that differs from run to run.
+CALLGRIND_KEY_CACHE_SECONDS = 3600.0
 
 
 class _Body:
@@ -48,6 +69,21 @@ class _Body:
         return body
 
 
+@dataclasses.dataclass
+class _Bench:
+    """A running gateway app and the signed requests to drive its endpoint with."""
+
+    app: web.Application
+    endpoint: Any
+    built: list[tuple[CIMultiDict[str], bytes]]  # headers and body of DISTINCT requests
+
+    def lot(self, index: int, concurrency: int) -> list[web.Request]:
+        # Wraps around, so every lot holds `concurrency` requests whatever DISTINCT is.
+        start = index * concurrency
+        picked = (self.built[(start + i) % DISTINCT] for i in range(concurrency))
+        return [_mocked(self.app, headers, body) for headers, body in picked]
+
+
 def _headers(request: SignedRequest) -> CIMultiDict[str]:
     return CIMultiDict({**request.headers, "Host": HOST, "Content-Length": str(len(request.body))})
 
@@ -57,22 +93,23 @@ def _mocked(app: web.Application, headers: CIMultiDict[str], body: bytes) -> web
     return make_mocked_request("POST", "/", headers=headers, app=app, payload=payload)
 
 
-async def _measure(op: str, rounds: int, concurrency: int) -> list[float]:
+def _settings(data_dir: str, **overrides: Any) -> Any:
     # Imported here: the environment must hold the bootstrap credentials first.
     from gateway.config import Settings
     from gateway.quotas.table import Override
 
     lifted = ("kms:CryptographicOperationsSymmetric", "kms:CryptographicOperationsEcc")
-    with tempfile.TemporaryDirectory(prefix="bench-handler-") as data_dir:
-        settings = Settings(
-            data_dir=Path(data_dir),
-            quota_overrides=tuple(Override(quota, 1e7) for quota in lifted),
-            log_level="WARNING",
-        )
-        return await _measure_in(settings, op, rounds, concurrency)
+    return Settings(
+        data_dir=Path(data_dir),
+        quota_overrides=tuple(Override(quota, 1e7) for quota in lifted),
+        log_level="WARNING",
+        **overrides,
+    )
 
 
-async def _measure_in(settings: Any, op: str, rounds: int, concurrency: int) -> list[float]:
+@contextlib.asynccontextmanager
+async def _started(settings: Any, op: str) -> AsyncIterator[_Bench]:
+    """The app set up, a key created and DISTINCT `op` requests signed for it."""
     from gateway.bootstrap import prepare_data_dir
     from gateway.http import app as gateway_app
 
@@ -97,18 +134,26 @@ async def _measure_in(settings: Any, op: str, rounds: int, concurrency: int) -> 
         params = await _params(op, created["KeyMetadata"]["KeyId"], signer, call)
         signed = [signer.sign(op, params) for _ in range(DISTINCT)]
         await call(signed[0])  # warm the caches
-        built = [(_headers(r), r.body) for r in signed]
+        yield _Bench(app, endpoint, [(_headers(r), r.body) for r in signed])
+    finally:
+        await runner.cleanup()
+
+
+async def _measure(op: str, rounds: int, concurrency: int) -> list[float]:
+    with tempfile.TemporaryDirectory(prefix="bench-handler-") as data_dir:
+        return await _measure_in(_settings(data_dir), op, rounds, concurrency)
+
+
+async def _measure_in(settings: Any, op: str, rounds: int, concurrency: int) -> list[float]:
+    async with _started(settings, op) as bench:
         per_request: list[float] = []
         for _ in range(rounds):
             for lot in range(LOTS_PER_ROUND):
-                start = lot * concurrency % DISTINCT
-                requests = [_mocked(app, h, b) for h, b in built[start : start + concurrency]]
+                requests = bench.lot(lot, concurrency)
                 began = time.process_time()
-                await asyncio.gather(*(endpoint.handle(r) for r in requests))
+                await asyncio.gather(*(bench.endpoint.handle(r) for r in requests))
                 per_request.append((time.process_time() - began) / len(requests) * 1e6)
         return per_request
-    finally:
-        await runner.cleanup()
 
 
 async def _params(op: str, key_id: str, signer: Signer, call: Any) -> dict[str, Any]:
@@ -123,21 +168,161 @@ async def _params(op: str, key_id: str, signer: Signer, call: Any) -> dict[str, 
     return {"KeyId": key_id, "KeySpec": "AES_256"}
 
 
+# --- Instructions per request: the child, which runs under callgrind ---
+
+
+def _answers_counted(op: str, lots: int, concurrency: int) -> list[web.Response]:
+    """Set up, then answer `lots` lots inside functools.reduce: all callgrind counts."""
+    # One loop for setup and measurement: uvloop.run() would finalise the async generators
+    # at its end, which runs the app's cleanup and closes the store.
+    loop = uvloop.new_event_loop()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-handler-") as data_dir:
+            settings = _settings(data_dir, key_cache_seconds=CALLGRIND_KEY_CACHE_SECONDS)
+            return _answers_counted_in(loop, settings, op, lots, concurrency)
+    finally:
+        loop.close()
+
+
+def _answers_counted_in(
+    loop: asyncio.AbstractEventLoop, settings: Any, op: str, lots: int, concurrency: int
+) -> list[web.Response]:
+    stack = contextlib.AsyncExitStack()
+    try:
+        bench = loop.run_until_complete(stack.enter_async_context(_started(settings, op)))
+        # Built beforehand: make_mocked_request goes through unittest.mock, which is costly.
+        prepared = [bench.lot(index, concurrency) for index in range(lots + 1)]
+        loop.run_until_complete(_answer(bench.endpoint, prepared[:1]))  # warm the loop's caches
+        measured = prepared[1:]
+        return functools.reduce(
+            lambda _, __: loop.run_until_complete(_answer(bench.endpoint, measured)), [0], []
+        )
+    finally:
+        loop.run_until_complete(stack.aclose())
+
+
+async def _answer(endpoint: Any, lots: list[list[web.Request]]) -> list[web.Response]:
+    answers: list[web.Response] = []
+    for lot in lots:
+        answers += await asyncio.gather(*(endpoint.handle(r) for r in lot))
+    return answers
+
+
+def _run_under_callgrind(op: str, lots: int, concurrency: int) -> None:
+    answers = _answers_counted(op, lots, concurrency)
+    failed = [a.body for a in answers if a.status != 200]
+    if failed:
+        raise SystemExit(f"{op}: {len(failed)} answers failed, the first: {failed[0]!r}")
+    print(f"measured {len(answers)} requests")
+
+
+# --- Instructions per request: the parent, which starts valgrind and reads its count ---
+
+
+def _instructions(op: str, lots: int, concurrency: int, without: str) -> tuple[int, int]:
+    """Total instructions callgrind counted, and how many requests they were spent on."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("--instructions needs valgrind on PATH (apt-get install valgrind)")
+    with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as out_dir:
+        out_file = Path(out_dir) / "callgrind.out"
+        command = [
+            valgrind, "--tool=callgrind", f"--toggle-collect={COUNTED_FUNCTION}",
+            f"--callgrind-out-file={out_file}",
+            _interpreter(), "-m", "loadtest.bench_handler", "--under-callgrind",
+            "--op", op, "--lots", str(lots), "--concurrency", str(concurrency),
+            "--without", without,
+        ]  # fmt: skip
+        child = subprocess.run(command, capture_output=True, text=True, env=_child_env())
+        if child.returncode != 0:
+            raise SystemExit(f"callgrind run failed ({child.returncode}):\n{child.stderr[-3000:]}")
+        return _collected(out_file.read_text()), _requests_measured(child.stdout)
+
+
+def _interpreter() -> str:
+    # valgrind must start the interpreter itself, not a shell-script shim (pyenv's).
+    python = os.path.realpath(sys.executable)
+    with open(python, "rb") as binary:
+        if binary.read(4) != b"\x7fELF":
+            raise SystemExit(f"{python} is not an ELF binary; valgrind cannot run it")
+    return python
+
+
+def _child_env() -> dict[str, str]:
+    # The child imports loadtest and gateway from the same tree as this process.
+    tree = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(filter(None, (tree, os.environ.get("PYTHONPATH"))))
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def _collected(callgrind_out: str) -> int:
+    """The instruction total of a callgrind out file (its summary: or totals: line)."""
+    found = re.search(r"^(?:summary|totals):\s*(\d+)", callgrind_out, re.MULTILINE)
+    if found is None:
+        raise SystemExit("no summary: or totals: line in the callgrind output")
+    return int(found.group(1))
+
+
+def _requests_measured(child_stdout: str) -> int:
+    found = re.search(r"^measured (\d+) requests$", child_stdout, re.MULTILINE)
+    if found is None:
+        raise SystemExit(f"the callgrind child did not say what it measured:\n{child_stdout}")
+    return int(found.group(1))
+
+
+def _report_instructions(op: str, lots: int, concurrency: int, without: str) -> None:
+    total, requests = _instructions(op, lots, concurrency, without)
+    print(
+        f"{op}{_without_label(without)}: KmsEndpoint.handle {round(total / requests):,} "
+        f"instructions/request (callgrind, {requests} requests in {lots} lots of {concurrency})"
+    )
+
+
+def _report_cpu(op: str, rounds: int, concurrency: int, without: str) -> None:
+    samples = uvloop.run(_measure(op, rounds, concurrency))
+    quartiles = statistics.quantiles(samples, n=4)
+    print(
+        f"{op}{_without_label(without)}: KmsEndpoint.handle "
+        f"{statistics.median(samples):.1f} µs CPU/request "
+        f"(median of {len(samples)} lots of {concurrency}; "
+        f"quartiles {quartiles[0]:.1f}-{quartiles[2]:.1f})"
+    )
+
+
+def _without_label(without: str) -> str:
+    return f" without {without}" if without else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--op", choices=OPS, default="Encrypt")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=7, help="CPU-time mode")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions under callgrind"
+    )
+    parser.add_argument("--lots", type=int, default=20, help="--instructions mode")
+    parser.add_argument(
+        "--without",
+        default="",
+        help=f"comma-separated parts to replace by stand-ins: {', '.join(ablation.PARTS)}",
+    )
+    parser.add_argument("--under-callgrind", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("GATEWAY_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID)
     os.environ.setdefault("GATEWAY_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY)
-    samples = uvloop.run(_measure(args.op, args.rounds, args.concurrency))
-    print(
-        f"{args.op}: KmsEndpoint.handle {statistics.median(samples):.1f} µs CPU/request "
-        f"(median of {len(samples)} lots of {args.concurrency}; "
-        f"quartiles {statistics.quantiles(samples, n=4)[0]:.1f}-"
-        f"{statistics.quantiles(samples, n=4)[2]:.1f})"
-    )
+    parts = [part for part in args.without.split(",") if part]
+    unknown = sorted(set(parts) - set(ablation.PARTS))
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; known: {', '.join(ablation.PARTS)}")
+    if args.instructions and not args.under_callgrind:
+        _report_instructions(args.op, args.lots, args.concurrency, ",".join(parts))
+        return
+    ablation.apply(parts)  # in the process that runs the endpoint
+    if args.under_callgrind:
+        _run_under_callgrind(args.op, args.lots, args.concurrency)
+    else:
+        _report_cpu(args.op, args.rounds, args.concurrency, ",".join(parts))
 
 
 if __name__ == "__main__":
