@@ -8,6 +8,7 @@ API reference: https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.h
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable
 from typing import Any
 
 from gateway.caller import Caller
@@ -52,26 +53,44 @@ def _is_rsa(key: Key) -> bool:
     return key.key_spec.startswith("RSA_")
 
 
-async def seal(kms: Kms, key: Key, plaintext: bytes, context: dict[str, str] | None) -> bytes:
+# seal and _encrypt_with run once per Encrypt and GenerateDataKey: they are plain functions
+# returning what the caller awaits (with cached material, the batcher's future itself),
+# not coroutines wrapping it.
+
+
+def seal(kms: Kms, key: Key, plaintext: bytes, context: dict[str, str] | None) -> Awaitable[bytes]:
     """A KMS ciphertext blob of ``plaintext`` under a symmetric key's current material."""
-    version = key.current_version
-    # Cached material without awaiting: this runs once per Encrypt and GenerateDataKey.
-    material = kms.keys.cached_material(key, version) or await kms.keys.material(key, version)
+    material = kms.keys.cached_material(key, key.current_version)
+    if material is None:
+        return _seal_loading(kms, key, plaintext, context)
+    return _seal_with(kms, key, material, plaintext, context)
+
+
+async def _seal_loading(
+    kms: Kms, key: Key, plaintext: bytes, context: dict[str, str] | None
+) -> bytes:
+    material = await kms.keys.material(key, key.current_version)
     if material is None:
         raise InvalidKeyUsageException(f"{key.arn} has no key material.")
-    header = blob.header_for(key.key_id, version)
+    return await _seal_with(kms, key, material, plaintext, context)
+
+
+def _seal_with(
+    kms: Kms, key: Key, material: bytes, plaintext: bytes, context: dict[str, str] | None
+) -> Awaitable[bytes]:
+    header = blob.header_for(key.key_id, key.current_version)
     # The native core writes the whole blob (header || iv || ciphertext || tag) at once;
     # the header is authenticated as part of the AAD.
-    return await kms.crypto.seal_blob(material, header, plaintext, header + encode_context(context))
+    return kms.crypto.seal_blob(material, header, plaintext, header + encode_context(context))
 
 
-async def _encrypt_with(
+def _encrypt_with(
     kms: Kms, key: Key, plaintext: bytes, context: dict[str, str] | None, algorithm: str
-) -> bytes:
+) -> Awaitable[bytes]:
     if _is_rsa(key):
         asymmetric_crypto.refuse_context(context)
-        return await asymmetric_crypto.encrypt(kms, key, plaintext, algorithm)
-    return await seal(kms, key, plaintext, context)
+        return asymmetric_crypto.encrypt(kms, key, plaintext, algorithm)
+    return seal(kms, key, plaintext, context)
 
 
 async def _open(
@@ -86,7 +105,11 @@ async def _open(
     charge: bool,
 ) -> tuple[Key, bytes, str]:
     """Decrypt a blob; every failure that is not about the named key is one error."""
-    requested = await kms.keys.resolve(caller, key_ref) if key_ref is not None else None
+    requested = (
+        (kms.keys.cached(caller, key_ref) or await kms.keys.resolve(caller, key_ref))
+        if key_ref is not None
+        else None
+    )
     if requested is not None and _is_rsa(requested):
         # Asymmetric ciphertexts carry no key id: Decrypt needs the KeyId to get here.
         if charge:
@@ -129,7 +152,7 @@ async def _open(
 
 async def encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html"""
-    key = await kms.keys.resolve(caller, req["KeyId"])
+    key = kms.keys.cached(caller, req["KeyId"]) or await kms.keys.resolve(caller, req["KeyId"])
     kms.charge_crypto(caller, "Encrypt", key.key_spec)
     algorithm = _check_usable(key, "Encrypt", req.get("EncryptionAlgorithm"))
     context = req.get("EncryptionContext")
@@ -207,7 +230,7 @@ async def _generate_data_key(
     kms: Kms, caller: Caller, req: dict[str, Any], operation: str
 ) -> tuple[Key, bytes, bytes]:
     size = _data_key_size(req)
-    key = await kms.keys.resolve(caller, req["KeyId"])
+    key = kms.keys.cached(caller, req["KeyId"]) or await kms.keys.resolve(caller, req["KeyId"])
     check_symmetric(key, operation)
     dry_run(req)
     plaintext = os.urandom(size)

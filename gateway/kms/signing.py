@@ -53,10 +53,9 @@ def _signing_input(spec: KeySpec, algorithm: str, message: bytes, message_type: 
     return hashlib.new(hash_name, message).digest()
 
 
-async def _prepare(
-    kms: Kms, caller: Caller, req: dict[str, Any], operation: str
-) -> tuple[Key, KeySpec, bytes]:
-    key = await kms.keys.resolve(caller, req["KeyId"])
+def _prepare(
+    kms: Kms, caller: Caller, key: Key, req: dict[str, Any], operation: str
+) -> tuple[KeySpec, bytes]:
     kms.charge_crypto(caller, operation, key.key_spec)
     spec = usable_for(key, operation, SIGN_VERIFY)
     algorithm = req["SigningAlgorithm"]
@@ -64,12 +63,13 @@ async def _prepare(
         raise incompatible(algorithm, key)
     data = _signing_input(spec, algorithm, req["Message"], req.get("MessageType", "RAW"))
     dry_run(req)
-    return key, spec, data
+    return spec, data
 
 
 async def sign(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html"""
-    key, spec, data = await _prepare(kms, caller, req, "Sign")
+    key = kms.keys.cached(caller, req["KeyId"]) or await kms.keys.resolve(caller, req["KeyId"])
+    spec, data = _prepare(kms, caller, key, req, "Sign")
     loaded = kms.handles.cached(key) or await kms.handles.load(kms.keys, key)
     algorithm = req["SigningAlgorithm"]
     signature = await signers.sign(kms.crypto, spec, loaded, algorithm, data)
@@ -78,7 +78,8 @@ async def sign(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
 
 async def verify(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_Verify.html"""
-    key, spec, data = await _prepare(kms, caller, req, "Verify")
+    key = kms.keys.cached(caller, req["KeyId"]) or await kms.keys.resolve(caller, req["KeyId"])
+    spec, data = _prepare(kms, caller, key, req, "Verify")
     loaded = kms.handles.cached(key) or await kms.handles.load(kms.keys, key)
     algorithm = req["SigningAlgorithm"]
     if not await signers.verify(kms.crypto, spec, loaded, algorithm, data, req["Signature"]):

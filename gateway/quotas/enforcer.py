@@ -47,6 +47,9 @@ class QuotaEnforcer:
         self.table = table
         self._limiter = limiter
         self._listener = listener
+        # (account, region, quota) -> (bucket name, rate): both fixed for a table, and
+        # looked up on every charged request.
+        self._buckets: dict[tuple[str, str, str], tuple[str, float]] = {}
 
     def charge(
         self, account: str, region: str, operation: str, charges: tuple[Charge, ...]
@@ -55,8 +58,7 @@ class QuotaEnforcer:
         taken: list[tuple[str, float, int]] = []
         for charge in charges:
             where = charge.region or region
-            rate = self.table.value(charge.quota, account, where)
-            bucket = f"{account}|{where}|{charge.quota}"
+            bucket, rate = self._bucket(account, where, charge.quota)
             ok = self._limiter.try_take(bucket, rate, charge.count)
             if self._listener is not None:
                 self._listener(account, where, charge.quota, operation, not ok)
@@ -65,6 +67,18 @@ class QuotaEnforcer:
                     self._limiter.give_back(bucket_taken, rate_taken, count)
                 raise ThrottlingException(_MESSAGES[charge.quota.partition(":")[0]])
             taken.append((bucket, rate, charge.count))
+
+    def _bucket(self, account: str, region: str, quota: str) -> tuple[str, float]:
+        ident = (account, region, quota)
+        found = self._buckets.get(ident)
+        if found is None:
+            if len(self._buckets) > 100_000:  # bounded like the table's own cache
+                self._buckets.clear()
+            found = self._buckets[ident] = (
+                f"{account}|{region}|{quota}",
+                self.table.value(quota, account, region),
+            )
+        return found
 
     def charge_key_state_change(self, account: str, region: str, key_id: str) -> None:
         """The guide's "hot key" rule: bursts of state changes on one key are throttled."""
