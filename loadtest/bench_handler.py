@@ -59,14 +59,21 @@ CALLGRIND_KEY_CACHE_SECONDS = 3600.0
 
 
 class _Body:
-    """The request body as aiohttp's payload stream hands it over: all of it, then b""."""
+    """The request body as aiohttp's payload stream holds a small one: all of it arrived
+    with the headers (the stream is at EOF), read at once or in one chunk and then b""."""
 
     def __init__(self, body: bytes) -> None:
         self._body = body
 
-    async def readany(self) -> bytes:
+    def is_eof(self) -> bool:
+        return True
+
+    def read_nowait(self) -> bytes:
         body, self._body = self._body, b""
         return body
+
+    async def readany(self) -> bytes:
+        return self.read_nowait()
 
 
 @dataclasses.dataclass
@@ -89,7 +96,7 @@ def _headers(request: SignedRequest) -> CIMultiDict[str]:
 
 
 def _mocked(app: web.Application, headers: CIMultiDict[str], body: bytes) -> web.Request:
-    payload: Any = _Body(body)  # stands in for aiohttp's StreamReader: readany() only
+    payload: Any = _Body(body)  # stands in for aiohttp's StreamReader
     return make_mocked_request("POST", "/", headers=headers, app=app, payload=payload)
 
 

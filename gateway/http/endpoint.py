@@ -87,13 +87,15 @@ class KmsEndpoint:
                     "The gateway is handling too many requests at once. "
                     "Reduce the frequency of your calls."
                 )
-            body = await self._read_body(request)
+            body = self._body_at_hand(request)
+            if body is None:
+                body = await self._read_body(request)
             signed = sigv4.parse_authorization(request.headers, now=time.time(), service="kms")
             key_id = signed.access_key_id
             # Cached credentials without awaiting: one coroutine fewer on every request.
             active = self._credentials.cached(key_id) or await self._credentials.lookup(key_id)
             caller = self._authenticate(request, body, signed, active)
-            target = request.headers.get("X-Amz-Target", "")
+            target = request.headers.get("x-amz-target", "")  # lower case: found faster
             op = OPERATIONS.get(target)
             if op is None:
                 raise self._unknown(target)
@@ -143,10 +145,21 @@ class KmsEndpoint:
             )
         return response
 
-    async def _read_body(self, request: web.Request) -> bytes:
+    def _body_at_hand(self, request: web.Request) -> bytes | None:
+        """The whole body if it has all arrived (as a KMS-sized body usually has with its
+        headers), without a coroutine; None if it is still to be read."""
         length = request.content_length
         if length is not None and length > self._max_body:
             raise self._too_large()
+        content = request.content
+        if not content.is_eof():
+            return None
+        body = content.read_nowait()
+        if len(body) > self._max_body:
+            raise self._too_large()
+        return body
+
+    async def _read_body(self, request: web.Request) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while chunk := await request.content.readany():

@@ -127,7 +127,11 @@ async def _open(
         raise IncorrectKeyException(
             "The key ID in the request does not identify a CMK that can perform this operation."
         )
-    key = requested or await kms.keys.get(caller.account, caller.region, parsed.key_id)
+    key = (
+        requested
+        or kms.keys.cached(caller, parsed.key_id)
+        or await kms.keys.get(caller.account, caller.region, parsed.key_id)
+    )
     if charge:
         kms.charge_crypto(caller, operation, key.key_spec if key else SYMMETRIC)
     if key is None:

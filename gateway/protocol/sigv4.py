@@ -112,7 +112,8 @@ def parse_authorization(
         # part before the signature repeats on every request of a client, so its checks
         # are cached. Anything unusual, valid or not, takes the full parse below.
         head, sep, signature = auth.rpartition(", Signature=")
-        if sep and signature.isalnum() and signature.isascii():
+        # bytes.isalnum is ASCII-only and ~5x cheaper than str.isalnum's Unicode lookups.
+        if sep and signature.isascii() and signature.encode().isalnum():
             scope = _checked_scope(head, service)
             when = _parse_amz_date(amz_date)
             if (

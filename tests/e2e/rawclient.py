@@ -53,11 +53,21 @@ def _add_auth_at(signer: SigV4Auth, request: AWSRequest, when: datetime.datetime
     signer._inject_signature_to_request(request, signature)
 
 
-def post(url: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, dict[str, str]]:
+def post(
+    url: str, headers: dict[str, str], body: bytes | list[bytes]
+) -> tuple[int, dict, dict[str, str]]:
+    """POST ``body``; a list of pieces goes chunked (Transfer-Encoding), one chunk each."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
-        conn.request("POST", "/", body=body, headers=headers)
+        chunked = isinstance(body, list)
+        conn.request(
+            "POST",
+            "/",
+            body=iter(body) if chunked else body,
+            headers=headers,
+            encode_chunked=chunked,
+        )
         response = conn.getresponse()
         data = response.read()
         headers_out = {k.lower(): v for k, v in response.getheaders()}

@@ -86,6 +86,20 @@ def test_oversized_body_is_refused_without_reading_it(url):
     assert code == 413 and payload["__type"] == "RequestEntityTooLargeException"
 
 
+def test_a_chunked_body_is_read_whole(url, key_id):
+    payload = body({"KeyId": key_id, "Plaintext": base64.b64encode(b"in pieces").decode()})
+    headers = signed_headers(url, ENCRYPT, payload)
+    code, answer, _ = post(url, headers, [payload[:9], payload[9:40], payload[40:]])
+    assert code == 200, answer
+    assert answer["KeyId"].endswith(key_id) and answer["CiphertextBlob"]
+
+
+def test_an_oversized_chunked_body_is_refused(url):
+    big = b"{" + b" " * (1 << 20) + b"}"  # no Content-Length to refuse it by: it is counted
+    code, payload, _ = post(url, signed_headers(url, ENCRYPT, big), [big])
+    assert code == 413 and payload["__type"] == "RequestEntityTooLargeException"
+
+
 def test_unknown_and_unsupported_operations(url):
     expect(call(url, "TrentService.NoSuchThing", b"{}"), 400, "UnknownOperationException")
     expect(call(url, "Other.Encrypt", b"{}"), 400, "UnknownOperationException")
