@@ -348,6 +348,12 @@ def digest_batch(bits: int, msgs: Sequence[bytes]) -> list[bytes]:
 # --- SigV4 ------------------------------------------------------------------
 
 
+# Bound once: sigv4_check runs on every request, and each lib attribute is a lookup.
+_gw_sigv4_check = lib.gw_sigv4_check
+_SIGV4_MATCH: int = lib.GW_SIGV4_MATCH
+_SIGV4_MISMATCH: int = lib.GW_SIGV4_MISMATCH
+
+
 def sigv4_check(
     signing_key: bytes,
     canonical_head: bytes,
@@ -366,7 +372,7 @@ def sigv4_check(
         and type(provided) is bytes
     ):
         raise TypeError("sigv4_check takes bytes (declared may be None)")
-    rc = lib.gw_sigv4_check(
+    rc = _gw_sigv4_check(
         signing_key,
         len(signing_key),
         canonical_head,
@@ -380,9 +386,9 @@ def sigv4_check(
         provided,
         len(provided),
     )
-    if rc == lib.GW_SIGV4_MATCH:
+    if rc == _SIGV4_MATCH:
         return True
-    if rc == lib.GW_SIGV4_MISMATCH:
+    if rc == _SIGV4_MISMATCH:
         return False
     raise CryptoError(f"sigv4 check: native call failed with code {rc}")
 

@@ -42,6 +42,7 @@ class SignedRequest(NamedTuple):
     """What the Authorization and X-Amz-Date headers of a request claim.
 
     A NamedTuple: one is built per request, and a frozen dataclass costs ~5x more to build.
+    The first seven fields are its ``_Scope``'s, in the same order.
     """
 
     access_key_id: str
@@ -49,18 +50,31 @@ class SignedRequest(NamedTuple):
     region: str
     service: str
     signed_headers: tuple[str, ...]
+    signed_list: str  # the SignedHeaders value: "content-type;host;..."
+    credential_scope: str  # "YYYYMMDD/region/service/aws4_request"
     signature: str
     amz_date: str  # YYYYMMDDTHHMMSSZ
 
 
 class _Scope(NamedTuple):
-    """The parts of an Authorization header that one client repeats on every request."""
+    """The parts of an Authorization header that one client repeats on every request, with
+    the pieces of the string to sign they give (built once per client, not per request)."""
 
     access_key_id: str
     date: str
     region: str
     service: str
     signed_headers: tuple[str, ...]
+    signed_list: str
+    credential_scope: str
+
+
+# SignedRequest's generated __new__ is a Python call; its fields are already one tuple.
+_new_tuple = tuple.__new__
+
+
+def _signed(scope: _Scope, signature: str, amz_date: str) -> SignedRequest:
+    return _new_tuple(SignedRequest, (*scope, signature, amz_date))  # type: ignore[no-any-return]
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -122,7 +136,7 @@ def parse_authorization(
                 and scope.date == amz_date[:8]
                 and now - MAX_SKEW_SECONDS <= when <= now + MAX_SKEW_SECONDS
             ):
-                return SignedRequest(*scope[:4], scope.signed_headers, signature, amz_date)
+                return _signed(scope, signature, amz_date)
     return _parse_exactly(auth, amz_date, now=now, service=service)
 
 
@@ -188,7 +202,15 @@ def _check_scope(fields: dict[str, str], service: str | None) -> _Scope | None:
         )
     if not is_known_region(region):
         raise InvalidSignatureException("Credential should be scoped to a valid region. ")
-    return _Scope(access_key_id, date, region, scope_service, tuple(signed.split(";")))
+    return _Scope(
+        access_key_id,
+        date,
+        region,
+        scope_service,
+        tuple(signed.split(";")),
+        signed,
+        f"{date}/{region}/{scope_service}/{TERMINATOR}",
+    )
 
 
 def _check_host_signed(signed_headers: tuple[str, ...]) -> None:
@@ -253,7 +275,7 @@ def _parse_exactly(
             f"Signature not yet current: {amz_date} is still later than "
             f"{_format_amz_date(now + MAX_SKEW_SECONDS)} ({_format_amz_date(now)} + 5 min.)"
         )
-    return SignedRequest(*scope[:4], scope.signed_headers, signature, amz_date)
+    return _signed(scope, signature, amz_date)
 
 
 class SigningKeyCache:
@@ -382,19 +404,13 @@ def verify_signature(
     '?'). Raises InvalidSignatureException on any mismatch. The canonical text is built
     here; the three hashes over it and the compare run in the native core.
     """
-    signed_headers = req.signed_headers
-    canonical_head = "\n".join(
-        (
-            method.upper(),
-            canonical_uri(path),
-            canonical_query(query),
-            *_canonical_header_lines(headers, signed_headers),
-            "",
-            ";".join(signed_headers),
-            "",  # the body's hash follows
-        )
+    lines = "\n".join(_canonical_header_lines(headers, req.signed_headers))
+    # The body's hash follows the last newline.
+    canonical_head = (
+        f"{method.upper()}\n{canonical_uri(path)}\n{canonical_query(query)}\n"
+        f"{lines}\n\n{req.signed_list}\n"
     )
-    sts_head = f"{ALGORITHM}\n{req.amz_date}\n{req.date}/{req.region}/{req.service}/{TERMINATOR}\n"
+    sts_head = f"{ALGORITHM}\n{req.amz_date}\n{req.credential_scope}\n"
     # The SDKs sign the declared body hash; unless it is the body's own hash the body
     # would be unauthenticated (e.g. UNSIGNED-PAYLOAD), which only S3 permits.
     declared = headers.get("x-amz-content-sha256")
