@@ -274,31 +274,46 @@ def ratios(cells: list[Cell]) -> str:
     return "\n".join(rows)
 
 
-def paired_shares(rounds: list[list[Cell]], operations: list[str]) -> str:
-    """The gateway's req/s as a share of the ceiling's *in the same round*, median over rounds.
+def _per_round(
+    rounds: list[list[Cell]], top: tuple[str, str], bottom: tuple[str, str], procs: int
+) -> list[str]:
+    """``[shares listed, median]`` of top's req/s over bottom's, each round with itself.
 
     Both are measured minutes apart at most, so drift of a shared machine between rounds
     cancels out of each ratio; the median of the ratios is steadier than a ratio of medians.
     """
+    shares = []
+    for cells in rounds:
+        a, b = _peak(cells, top[0], procs, top[1]), _peak(cells, bottom[0], procs, bottom[1])
+        if a and b:
+            shares.append(a / b)
+    listed = ", ".join(f"{v:.0%}" for v in shares) or "-"
+    return [listed, f"{statistics.median(shares):.0%}" if shares else "-"]
 
+
+def paired_shares(rounds: list[list[Cell]], operations: list[str]) -> str:
+    """The gateway's req/s as a share of the ceiling's *in the same round*, and Sign's as a
+    share of Encrypt's with as many workers, median over rounds (see ``_per_round``)."""
     rows = [
         "| operation | gw 1w / ceiling 1p, per round | median | gw 2w / ceiling 2p, per round "
         "| median |",
         "|---|---|---|---|---|",
     ]
+    ceiling = ("ceiling", "Encrypt-shaped")
     for op in operations:
-        cells_out = [op]
-        for procs in (1, 2):
-            shares = []
-            for cells in rounds:
-                gateway = _peak(cells, "gateway", procs, op)
-                ceiling = _peak(cells, "ceiling", procs, "Encrypt-shaped")
-                if gateway and ceiling:
-                    shares.append(gateway / ceiling)
-            listed = ", ".join(f"{v:.0%}" for v in shares) or "-"
-            median = f"{statistics.median(shares):.0%}" if shares else "-"
-            cells_out += [listed, median]
-        rows.append("| " + " | ".join(cells_out) + " |")
+        shares = [_per_round(rounds, ("gateway", op), ceiling, procs) for procs in (1, 2)]
+        rows.append("| " + " | ".join([op, *shares[0], *shares[1]]) + " |")
+    if "Sign" in operations and "Encrypt" in operations:
+        shares = [
+            _per_round(rounds, ("gateway", "Sign"), ("gateway", "Encrypt"), procs)
+            for procs in (1, 2)
+        ]
+        rows += [
+            "",
+            "| gateway | 1 worker, per round | median | 2 workers, per round | median |",
+            "|---|---|---|---|---|",
+            "| " + " | ".join(["Sign / Encrypt", *shares[0], *shares[1]]) + " |",
+        ]
     return "\n".join(rows)
 
 

@@ -41,3 +41,20 @@ def test_a_round_with_errors_or_a_missing_cell_is_left_out() -> None:
     ]
     row = paired_shares(rounds, ["Decrypt"]).splitlines()[2]
     assert row == "| Decrypt | - | - | 70% | 70% |"
+
+
+def test_sign_is_paired_with_the_same_rounds_encrypt() -> None:
+    rounds = [
+        [_cell("gateway", 1, "Encrypt", 10_000), _cell("gateway", 1, "Sign", 8_000)],
+        # A slow round: both drop, the share does not move.
+        [_cell("gateway", 1, "Encrypt", 5_000), _cell("gateway", 1, "Sign", 4_000)],
+        [_cell("gateway", 1, "Encrypt", 10_000), _cell("gateway", 1, "Sign", 7_000)],
+        [_cell("gateway", 2, "Encrypt", 10_000), _cell("gateway", 2, "Sign", 9_000)],
+    ]
+    lines = paired_shares(rounds, ["Encrypt", "Sign"]).splitlines()
+    assert lines[-1] == "| Sign / Encrypt | 80%, 80%, 70% | 80% | 90% | 90% |"
+
+
+def test_no_sign_row_without_both_operations() -> None:
+    rounds = [[_cell("gateway", 1, "Encrypt", 10_000), _cell("gateway", 1, "Sign", 8_000)]]
+    assert "Sign / Encrypt" not in paired_shares(rounds, ["Sign"])
