@@ -18,7 +18,11 @@ Patch = Callable[[object, str, Any], None]
 
 
 def _without_sigv4(patch: Patch) -> None:
-    """The first request of a run is authenticated for real; the others reuse its caller."""
+    """The first request of a run is authenticated for real; the others reuse its caller.
+
+    What goes is the Authorization parse, the canonical request, the native hashes and
+    compare: the access key's cache lookup runs in ``KmsEndpoint.handle`` and stays.
+    """
     from gateway.http.endpoint import KmsEndpoint
     from gateway.protocol import sigv4
 

@@ -60,25 +60,31 @@ def _is_rsa(key: Key) -> bool:
 
 def seal(kms: Kms, key: Key, plaintext: bytes, context: dict[str, str] | None) -> Awaitable[bytes]:
     """A KMS ciphertext blob of ``plaintext`` under a symmetric key's current material."""
-    material = kms.keys.cached_material(key, key.current_version)
+    version = key.current_version
+    material = kms.keys.cached_material(key, version)
     if material is None:
-        return _seal_loading(kms, key, plaintext, context)
-    return _seal_with(kms, key, material, plaintext, context)
+        return _seal_loading(kms, key, version, plaintext, context)
+    return _seal_with(kms, key, version, material, plaintext, context)
 
 
 async def _seal_loading(
-    kms: Kms, key: Key, plaintext: bytes, context: dict[str, str] | None
+    kms: Kms, key: Key, version: int, plaintext: bytes, context: dict[str, str] | None
 ) -> bytes:
-    material = await kms.keys.material(key, key.current_version)
+    material = await kms.keys.material(key, version)
     if material is None:
         raise InvalidKeyUsageException(f"{key.arn} has no key material.")
-    return await _seal_with(kms, key, material, plaintext, context)
+    return await _seal_with(kms, key, version, material, plaintext, context)
 
 
 def _seal_with(
-    kms: Kms, key: Key, material: bytes, plaintext: bytes, context: dict[str, str] | None
+    kms: Kms,
+    key: Key,
+    version: int,
+    material: bytes,
+    plaintext: bytes,
+    context: dict[str, str] | None,
 ) -> Awaitable[bytes]:
-    header = blob.header_for(key.key_id, key.current_version)
+    header = blob.header_for(key.key_id, version)
     # The native core writes the whole blob (header || iv || ciphertext || tag) at once;
     # the header is authenticated as part of the AAD.
     return kms.crypto.seal_blob(material, header, plaintext, header + encode_context(context))

@@ -70,7 +70,9 @@ class _Scope(NamedTuple):
 
 
 # SignedRequest's generated __new__ is a Python call; its fields are already one tuple.
+# tuple.__new__ checks no length, so the two field lists must line up (checked at import).
 _new_tuple = tuple.__new__
+assert SignedRequest._fields == _Scope._fields + ("signature", "amz_date")
 
 
 def _signed(scope: _Scope, signature: str, amz_date: str) -> SignedRequest:

@@ -152,3 +152,43 @@ def test_without_metrics_no_request_is_counted(monkeypatch: pytest.MonkeyPatch) 
 def test_an_unknown_part_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown part 'bogus'"):
         ablation.apply(["bogus"], patch=lambda *args: None)
+
+
+# Work each stand-in must take off the path of a real request: (module, class, function).
+_DOWNSTREAM = {
+    "sigv4": ("gateway.protocol.sigv4", None, "verify_signature"),
+    "quota": ("gateway.quotas.limiter", "LocalLimiter", "try_take"),
+    "metrics": ("gateway.metrics.tally", "HistogramTally", "observe"),
+}
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count calls of each part's downstream work, through whatever calls it."""
+    import importlib
+
+    calls = dict.fromkeys(_DOWNSTREAM, 0)
+    for part, (module_name, class_name, name) in _DOWNSTREAM.items():
+        module = importlib.import_module(module_name)
+        owner = getattr(module, class_name) if class_name else module
+        real = getattr(owner, name)
+
+        def counted(*args: Any, _real: Any = real, _part: str = part, **kwargs: Any) -> Any:
+            calls[_part] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+@pytest.mark.usefixtures("credentials")
+@pytest.mark.parametrize("part", sorted(_DOWNSTREAM))
+def test_requests_through_the_endpoint_skip_the_replaced_part(
+    part: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _count_calls(monkeypatch)
+    _answered("Encrypt", [], monkeypatch)
+    assert calls[part] >= 4  # without the stand-in, every request does this work
+    calls.update(dict.fromkeys(calls, 0))
+    _answered("Encrypt", [part], monkeypatch)
+    # sigv4: only the run's first request (its CreateKey) is checked for real
+    assert calls[part] == (1 if part == "sigv4" else 0)
