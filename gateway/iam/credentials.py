@@ -59,7 +59,7 @@ class Credentials:
 
     async def lookup(self, access_key_id: str) -> ActiveKey | None:
         """The active key with this id and its secret, or None."""
-        hit = self._cache.get(access_key_id)
+        hit = self.cached(access_key_id)
         if hit is not None:
             return hit
         now = self._clock()

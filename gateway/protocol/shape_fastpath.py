@@ -20,7 +20,14 @@ from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from gateway.protocol.shape_rules import INT32, INT64, is_plain_string, size_range, string_rules
+from gateway.protocol.shape_rules import (
+    INT32,
+    INT64,
+    built_once,
+    is_plain_string,
+    size_range,
+    string_rules,
+)
 
 # (value, path, errors) -> converted value, constraint failures appended to errors: the
 # reference converters of shapes.py.
@@ -80,28 +87,21 @@ class FastInputs:
         self._fast_inputs: dict[str, FastConv] = {}
 
     def fast_input(self, shape: Shape) -> FastConv:
-        conv = self._fast_inputs.get(shape.name)
-        if conv is not None:
-            return conv
+        return built_once(self._fast_inputs, shape, self._build)
+
+    def _build(self, shape: Shape) -> FastConv:
         if isinstance(shape, StructureShape):
-            cell: list[FastConv] = []
-            self._fast_inputs[shape.name] = lambda v: cell[0](v)
-            cell.append(self._fast_structure(shape))
-            conv = cell[0]
-        else:
-            env: dict[str, Any] = {}
-            lines = self._inline(shape, "s", env)
-            if lines is not None:
-                source = ["def fast(item):", *_indent(lines, 4), "    return item"]
-                conv = generate("fast", source, env, shape.name)
-            elif isinstance(shape, ListShape):
-                conv = self._fast_list(shape)
-            elif isinstance(shape, MapShape):
-                conv = self._fast_map(shape)
-            else:
-                conv = _via_reference(self._reference(shape))
-        self._fast_inputs[shape.name] = conv
-        return conv
+            return self._fast_structure(shape)
+        env: dict[str, Any] = {}
+        lines = self._inline(shape, "s", env)
+        if lines is not None:
+            source = ["def fast(item):", *_indent(lines, 4), "    return item"]
+            return generate("fast", source, env, shape.name)
+        if isinstance(shape, ListShape):
+            return self._fast_list(shape)
+        if isinstance(shape, MapShape):
+            return self._fast_map(shape)
+        return _via_reference(self._reference(shape))
 
     def _inline(self, shape: Shape, tag: str, env: dict[str, Any]) -> list[str] | None:
         """Source that accepts ``item`` of this shape or raises Unusual, converting in place.

@@ -1,17 +1,39 @@
-"""The constraints of a botocore model shape, read once for the converters that check them."""
+"""The constraints of a botocore model shape, read once for the converters that check them,
+and ``built_once``, the per-shape cache both converter families (reference and fast) use."""
 
 from __future__ import annotations
 
 import re
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from botocore.model import Shape
+from botocore.model import Shape, StructureShape
+
+C = TypeVar("C")
 
 # The ranges of the model's integer and long types.
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
+
+
+def built_once(cache: dict[str, C], shape: Shape, build: Callable[[Shape], C]) -> C:
+    """``build(shape)`` once per shape name, kept in ``cache``.
+
+    While a structure's members are built, its name maps to a stub that forwards to the
+    finished converter, so a recursive shape can refer to itself.
+    """
+    if shape.name in cache:  # a cached None means "nothing to convert"
+        return cache[shape.name]
+    if isinstance(shape, StructureShape):
+        cell: list[Any] = []
+        cache[shape.name] = lambda *args: cell[0](*args)  # type: ignore[assignment]
+        cell.append(build(shape))
+        built: C = cell[0]
+    else:
+        built = build(shape)
+    cache[shape.name] = built
+    return built
 
 
 def compile_pattern(pattern: str) -> Callable[[str], Any] | None:

@@ -30,7 +30,7 @@ from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureSh
 
 from gateway.errors import SerializationException, UnknownOperationException, ValidationException
 from gateway.protocol.shape_fastpath import FastConv, FastInputs, InConv, Unusual, generate
-from gateway.protocol.shape_rules import INT32, INT64, string_rules
+from gateway.protocol.shape_rules import INT32, INT64, built_once, string_rules
 
 # value -> wire value; None means "pass the value through unchanged".
 _OutConv = Callable[[Any], Any] | None
@@ -155,21 +155,11 @@ class _Compiler:
     # --- input -------------------------------------------------------------------------
 
     def input(self, shape: Shape) -> InConv:
-        conv = self._inputs.get(shape.name)
-        if conv is not None:
-            return conv
-        if isinstance(shape, StructureShape):
-            # Recursive shapes: register a trampoline before compiling the members.
-            cell: list[InConv] = []
-            self._inputs[shape.name] = lambda v, p, e: cell[0](v, p, e)
-            cell.append(self._structure(shape))
-            self._inputs[shape.name] = cell[0]
-            return cell[0]
-        conv = self._build(shape)
-        self._inputs[shape.name] = conv
-        return conv
+        return built_once(self._inputs, shape, self._build)
 
     def _build(self, shape: Shape) -> InConv:
+        if isinstance(shape, StructureShape):
+            return self._structure(shape)
         kind = shape.type_name
         if kind == "string":
             return self._string(shape)
@@ -346,13 +336,12 @@ class _Compiler:
     # --- output ------------------------------------------------------------------------
 
     def output(self, shape: Shape) -> _OutConv:
-        if shape.name in self._outputs:
-            return self._outputs[shape.name]
+        return built_once(self._outputs, shape, self._build_output)
+
+    def _build_output(self, shape: Shape) -> _OutConv:
+        conv: _OutConv
         if isinstance(shape, StructureShape):
-            cell: list[_OutConv] = []
-            self._outputs[shape.name] = lambda v: cell[0](v)  # type: ignore[misc]
-            conv: _OutConv = self._out_structure(shape)
-            cell.append(conv)
+            conv = self._out_structure(shape)
         elif isinstance(shape, ListShape):
             element = self.output(shape.member)
             conv = None if element is None else _out_list(element)
@@ -365,7 +354,6 @@ class _Compiler:
             conv = _out_timestamp
         else:
             conv = None
-        self._outputs[shape.name] = conv
         return conv
 
     def _out_structure(self, shape: StructureShape) -> Callable[[Any], dict[str, Any]]:

@@ -23,6 +23,9 @@ _MESSAGES = {
 }
 
 
+_MAX_CACHED_BUCKETS = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class Charge:
     """``count`` requests against ``quota`` in ``region`` (a multi-region call has several)."""
@@ -47,8 +50,7 @@ class QuotaEnforcer:
         self.table = table
         self._limiter = limiter
         self._listener = listener
-        # (account, region, quota) -> (bucket name, rate): both fixed for a table, and
-        # looked up on every charged request.
+        # (account, region, quota) -> (bucket name, rate): both fixed once the table is built.
         self._buckets: dict[tuple[str, str, str], tuple[str, float]] = {}
 
     def charge(
@@ -72,12 +74,10 @@ class QuotaEnforcer:
         ident = (account, region, quota)
         found = self._buckets.get(ident)
         if found is None:
-            if len(self._buckets) > 100_000:  # bounded like the table's own cache
-                self._buckets.clear()
-            found = self._buckets[ident] = (
-                f"{account}|{region}|{quota}",
-                self.table.value(quota, account, region),
-            )
+            if len(self._buckets) >= _MAX_CACHED_BUCKETS:
+                self._buckets.clear()  # regions are the client's choice: stay bounded
+            found = (f"{account}|{region}|{quota}", self.table.value(quota, account, region))
+            self._buckets[ident] = found
         return found
 
     def charge_key_state_change(self, account: str, region: str, key_id: str) -> None:
