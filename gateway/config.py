@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from gateway.crypto.ecdsa import MAX_PRECOMPUTED_NONCES
 from gateway.quotas.table import Override, QuotaConfigError, parse_overrides
 
 
@@ -43,6 +44,9 @@ class Settings:
     # ECDSA groups of up to this many items are signed/verified on the event-loop thread;
     # larger ones go to threads (0: always threads). Measured in BENCHMARKS.md.
     ecdsa_inline_max: int = 32
+    # ECDSA nonces kept precomputed per curve by a native thread of each worker (0: none):
+    # most of a signature's cost, moved off the event loop. Measured in BENCHMARKS.md.
+    ecdsa_precompute: int = 256
     # ``[[quota]]`` entries of the config file: overrides of the documented quotas.
     quota_overrides: tuple[Override, ...] = ()
 
@@ -53,7 +57,14 @@ ENV_NAMES = {
 }
 
 
-_INTS = ("port", "workers", "max_body_bytes", "max_in_flight", "ecdsa_inline_max")
+_INTS = (
+    "port",
+    "workers",
+    "max_body_bytes",
+    "max_in_flight",
+    "ecdsa_inline_max",
+    "ecdsa_precompute",
+)
 _FLOATS = ("key_cache_seconds", "deletion_sweep_seconds", "deletion_day_seconds")
 _PATHS = ("data_dir", "config", "tls_cert", "tls_key")
 
@@ -108,6 +119,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"max_in_flight must be at least 1, got {s.max_in_flight}")
     if not 0 <= s.ecdsa_inline_max <= 1024:
         raise ConfigError(f"ecdsa_inline_max must be 0..1024, got {s.ecdsa_inline_max}")
+    if not 0 <= s.ecdsa_precompute <= MAX_PRECOMPUTED_NONCES:
+        raise ConfigError(
+            f"ecdsa_precompute must be 0..{MAX_PRECOMPUTED_NONCES}, got {s.ecdsa_precompute}"
+        )
     if s.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
 

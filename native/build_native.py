@@ -64,11 +64,14 @@ def _builder(absolute_paths: bool) -> FFI:
         sources=[
             source_path("gateway_native.c", absolute_paths),
             source_path("sigv4_check.c", absolute_paths),
+            source_path("ecdsa_nonces.c", absolute_paths),
         ],
         include_dirs=[HERE, *_openssl_include_dirs()],
         library_dirs=_openssl_library_dirs(),
         libraries=["crypto"],
-        extra_compile_args=["-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+        # -pthread: ecdsa_nonces.c runs a filler thread.
+        extra_compile_args=["-std=c99", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+        extra_link_args=["-pthread"],
     )
     return builder
 

@@ -5,6 +5,7 @@
  * batch. See gateway_native.h for the contract.
  */
 #include "gateway_native.h"
+#include "ecdsa_nonces.h"
 
 #include <limits.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 
 struct gw_ec_key {
     EVP_PKEY *pkey;
+    EC_KEY *nonce_key; /* private keys: signs with precomputed nonces (ecdsa_nonces.c) */
     int bits;
     int is_private;
     size_t max_sig;
@@ -388,6 +390,7 @@ static gw_ec_key *wrap_ec_key(EVP_PKEY *pkey, int is_private, int *err)
         goto fail;
     }
     key->pkey = pkey;
+    key->nonce_key = is_private ? gw_nonce_signing_key(pkey) : NULL;
     key->bits = bits;
     key->is_private = is_private;
     key->max_sig = (size_t)EVP_PKEY_get_size(pkey);
@@ -466,6 +469,7 @@ void gw_ec_free(gw_ec_key *key)
 {
     if (key == NULL)
         return;
+    gw_nonce_signing_key_free(key->nonce_key);
     EVP_PKEY_free(key->pkey);
     OPENSSL_free(key);
 }
@@ -543,8 +547,10 @@ int gw_ec_sign(const gw_ec_key *key, size_t n, const uint8_t *digests, size_t dl
     }
     for (size_t i = 0; i < n; i++) {
         size_t sig_len = sig_stride;
-        if (EVP_PKEY_sign(ctx, sigs_out + i * sig_stride, &sig_len, digests + i * dlen,
-                          dlen) == 1) {
+        if (gw_nonce_sign(key->nonce_key, key->bits, digests + i * dlen, dlen,
+                          sigs_out + i * sig_stride, sig_stride, &sig_len)
+            || EVP_PKEY_sign(ctx, sigs_out + i * sig_stride, &sig_len, digests + i * dlen,
+                             dlen) == 1) {
             sig_lens[i] = sig_len;
             status[i] = GW_OK;
         } else {

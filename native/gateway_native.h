@@ -175,6 +175,24 @@ int gw_sigv4_check(const uint8_t *signing_key, size_t key_len,
                    const uint8_t *declared, size_t declared_len,
                    const uint8_t *sts_head, size_t sts_len,
                    const uint8_t *provided, size_t provided_len);
+/*
+ * Precomputed ECDSA nonces (native/ecdsa_nonces.c). Start one background
+ * thread that keeps up to per_curve (k^-1, r) pairs ready for each curve that
+ * has been signed with since; gw_ec_sign then uses one pair per signature and
+ * falls back to a full signature when the pool is empty. Idempotent while
+ * running; GW_ERR_ARGUMENT for 0 or more than GW_ECDSA_NONCES_MAX. Stop joins
+ * the thread and clears every unused pair (also run at exit). Stats: out[0]
+ * signatures made with a pair, out[1] signatures that found the pool empty
+ * (or its lock taken: signers never wait), out[2] and out[3] pairs ready for
+ * P-256 and P-384. A pool is refilled to full once a signature leaves it
+ * under half full. Settled: 1 when no pool is being refilled and the thread
+ * is waiting (takes the lock: for tests, not for the signing path).
+ */
+#define GW_ECDSA_NONCES_MAX 65536
+int gw_ecdsa_nonces_start(size_t per_curve);
+void gw_ecdsa_nonces_stop(void);
+void gw_ecdsa_nonces_stats(uint64_t *out);
+int gw_ecdsa_nonces_settled(void);
 /* CDEF END */
 
 #endif /* GATEWAY_NATIVE_H */

@@ -135,6 +135,8 @@ def test_toml_values_keep_their_types(tmp_path):
         ({}, {"GATEWAY_MAX_BODY_BYTES": "1023"}, ["max_body_bytes"]),
         ({}, {"GATEWAY_ECDSA_INLINE_MAX": "-1"}, ["ecdsa_inline_max must be 0..1024", "-1"]),
         ({}, {"GATEWAY_ECDSA_INLINE_MAX": "1025"}, ["ecdsa_inline_max"]),
+        ({}, {"GATEWAY_ECDSA_PRECOMPUTE": "-1"}, ["ecdsa_precompute must be 0..65536", "-1"]),
+        ({}, {"GATEWAY_ECDSA_PRECOMPUTE": "65537"}, ["ecdsa_precompute"]),
     ],
 )
 def test_invalid_values_raise_config_error_naming_the_setting(flags, env, words):

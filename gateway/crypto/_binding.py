@@ -395,6 +395,35 @@ def sigv4_check(
 
 # --- ECDSA -----------------------------------------------------------------
 
+ECDSA_NONCES_MAX: int = lib.GW_ECDSA_NONCES_MAX
+
+
+def ecdsa_nonces_start(per_curve: int) -> None:
+    """Start the native thread that keeps precomputed ECDSA nonces ready (idempotent)."""
+    if type(per_curve) is not int or not 1 <= per_curve <= ECDSA_NONCES_MAX:
+        raise ValueError(f"per_curve must be an int in 1..{ECDSA_NONCES_MAX}, got {per_curve!r}")
+    rc = lib.gw_ecdsa_nonces_start(per_curve)
+    if rc != lib.GW_OK:
+        raise CryptoError(f"ECDSA nonce precompute: native start failed with code {rc}")
+
+
+def ecdsa_nonces_stop() -> None:
+    """Stop that thread and clear every unused nonce (a no-op if it is not running)."""
+    lib.gw_ecdsa_nonces_stop()
+
+
+def ecdsa_nonces_settled() -> bool:
+    """True when no pool is being refilled and the thread waits (takes the pool's lock)."""
+    return bool(lib.gw_ecdsa_nonces_settled())
+
+
+def ecdsa_nonces_stats() -> tuple[int, int, int, int]:
+    """(signed with a precomputed nonce, found the pool empty, ready P-256, ready P-384)."""
+    out = ffi.new("uint64_t[4]")
+    lib.gw_ecdsa_nonces_stats(out)
+    return out[0], out[1], out[2], out[3]
+
+
 
 class EcHandle:
     """Owns one native EC key; freed by close() or, as a safety net, by the GC.

@@ -4,17 +4,67 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Self
+from typing import NamedTuple, Self
 
 from gateway.crypto import _binding
 from gateway.crypto._validate import as_bytes, as_bytes_list
 from gateway.crypto.errors import CryptoError
 
-__all__ = ["CURVES", "EcPrivateKey", "EcPublicKey"]
+__all__ = [
+    "CURVES",
+    "MAX_PRECOMPUTED_NONCES",
+    "EcPrivateKey",
+    "EcPublicKey",
+    "NonceStats",
+    "nonce_pools_settled",
+    "nonce_stats",
+    "start_nonce_precompute",
+    "stop_nonce_precompute",
+]
 
 # Curve name -> key size in bits (which is also the digest size KMS pairs with it).
 CURVES: dict[str, int] = {"P-256": 256, "P-384": 384}
 _CURVE_BY_BITS = {bits: name for name, bits in CURVES.items()}
+# Largest per-curve pool start_nonce_precompute accepts.
+MAX_PRECOMPUTED_NONCES: int = _binding.ECDSA_NONCES_MAX
+
+
+class NonceStats(NamedTuple):
+    """Counters of the precomputed-nonce pools since the process started."""
+
+    signed_precomputed: int  # signatures that used a precomputed nonce
+    signed_pool_empty: int  # signatures that found their curve's pool empty (full cost)
+    ready_p256: int
+    ready_p384: int
+
+
+def start_nonce_precompute(per_curve: int) -> None:
+    """Keep up to ``per_curve`` ECDSA nonces precomputed per curve in use, on a native thread.
+
+    A signature's setup (a random k, r from k*G, k's inverse) is most of its cost and does
+    not depend on the key or the message; with a nonce ready, signing on the caller's
+    thread costs a small fraction of a full signature. Each nonce signs once and is then
+    cleared; an empty pool means an ordinary signature, never a wait. Idempotent.
+    """
+    _binding.ecdsa_nonces_start(per_curve)
+
+
+def stop_nonce_precompute() -> None:
+    """Stop the thread and clear the unused nonces; signatures then take the full path."""
+    _binding.ecdsa_nonces_stop()
+
+
+def nonce_stats() -> NonceStats:
+    return NonceStats(*_binding.ecdsa_nonces_stats())
+
+
+def nonce_pools_settled() -> bool:
+    """True when no pool is being refilled (a pool refills from half to full, then rests).
+
+    It takes the pools' lock, which the filler holds only briefly: for tests and
+    diagnostics, never on a signing path.
+    """
+    return _binding.ecdsa_nonces_settled()
 
 
 class _EcKey:

@@ -14,6 +14,7 @@ from prometheus_client import ProcessCollector, disable_created_metrics
 from gateway.bootstrap import database_path
 from gateway.config import Settings
 from gateway.crypto.batcher import CryptoBatcher
+from gateway.crypto.ecdsa import nonce_stats, start_nonce_precompute, stop_nonce_precompute
 from gateway.http.endpoint import KmsEndpoint
 from gateway.iam.credentials import Credentials
 from gateway.keys.repository import KeyRepository
@@ -75,6 +76,21 @@ def _live_values(endpoint: KmsEndpoint, crypto: CryptoBatcher) -> list[LiveValue
             lambda: crypto.in_flight,
         ),
         LiveValue(
+            "gateway_ecdsa_nonces_ready",
+            "ECDSA nonces precomputed and waiting for a signature, all curves.",
+            lambda: sum(nonce_stats()[2:]),
+        ),
+        LiveValue(
+            "gateway_ecdsa_signatures_precomputed_total",
+            "ECDSA signatures made with a precomputed nonce.",
+            lambda: nonce_stats().signed_precomputed,
+        ),
+        LiveValue(
+            "gateway_ecdsa_signatures_pool_empty_total",
+            "ECDSA signatures that found their curve's nonce pool empty and paid in full.",
+            lambda: nonce_stats().signed_pool_empty,
+        ),
+        LiveValue(
             "gateway_worker_resident_memory_bytes",
             "Resident memory of the worker processes.",
             process.resident_memory_bytes,
@@ -104,6 +120,8 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
         crypto = CryptoBatcher(
             inline_ecdsa_max=settings.ecdsa_inline_max, on_batch=metrics.on_batch
         )
+        if settings.ecdsa_precompute:
+            start_nonce_precompute(settings.ecdsa_precompute)
         limiter: Limiter = (
             SharedLimiter.attach(shared_quotas) if shared_quotas is not None else LocalLimiter()
         )
@@ -151,6 +169,7 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await crypto.close()
+            stop_nonce_precompute()  # after the last batch: no signature waits on it
             metrics.flush()  # after the batcher's last batches, so no count is lost
             kms.handles.close()  # native key handles, once no batch can still use them
             limiter.close()

@@ -1,4 +1,5 @@
-"""Thousands of concurrent Sign requests on one P-256 key: all verify, and they batch."""
+"""Thousands of concurrent Sign requests on one P-256 key: all verify, they batch, and
+precomputed nonces sign them without ever repeating one."""
 
 from __future__ import annotations
 
@@ -9,15 +10,26 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 REQUESTS = 2000
 THREADS = 48
 
 
+def _scrape(url: str) -> str:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def precomputed_signatures(url: str) -> float:
+    match = re.search(r"^gateway_ecdsa_signatures_precomputed_total (\S+)$", _scrape(url), re.M)
+    assert match, "the gateway does not report its precomputed signatures"
+    return float(match.group(1))
+
+
 def sign_batches(url: str) -> tuple[float, float]:
     """(sum, count) of the gateway_crypto_batch_size histogram for native signing."""
-    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
-        text = response.read().decode()
+    text = _scrape(url)
     found = {}
     for part in ("sum", "count"):
         match = re.search(
@@ -33,6 +45,7 @@ def test_concurrent_signs_all_verify_and_batch(gateway):
     pub = serialization.load_der_public_key(kms.get_public_key(KeyId=key_id)["PublicKey"])
     assert isinstance(pub, ec.EllipticCurvePublicKey)
     before = sign_batches(gateway.url)
+    precomputed_before = precomputed_signatures(gateway.url)
     local = threading.local()
 
     def sign(index: int) -> tuple[bytes, bytes]:
@@ -48,6 +61,9 @@ def test_concurrent_signs_all_verify_and_batch(gateway):
     assert len(results) == REQUESTS
     for message, signature in results:
         pub.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    # A nonce used twice would show as a repeated r.
+    assert len({decode_dss_signature(signature)[0] for _, signature in results}) == REQUESTS
+    assert precomputed_signatures(gateway.url) > precomputed_before
     after = sign_batches(gateway.url)
     items, batches = after[0] - before[0], after[1] - before[1]
     assert items >= REQUESTS  # every Sign went through the native batcher
