@@ -236,7 +236,7 @@ int gw_ecdsa_nonces_start(size_t per_curve)
 void gw_ecdsa_nonces_stop(void)
 {
     pthread_mutex_lock(&lock);
-    if (!running) {
+    if (!running || stopping) { /* not started, or another caller is already joining */
         pthread_mutex_unlock(&lock);
         return;
     }

@@ -424,7 +424,6 @@ def ecdsa_nonces_stats() -> tuple[int, int, int, int]:
     return out[0], out[1], out[2], out[3]
 
 
-
 class EcHandle:
     """Owns one native EC key; freed by close() or, as a safety net, by the GC.
 
