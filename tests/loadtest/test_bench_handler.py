@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -49,9 +50,21 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("op", bench_handler.OPS)
 async def test_every_operation_is_answered_without_an_error(op: str) -> None:
     # _measure stops with SystemExit if any answer is an AWS error.
-    samples = await bench_handler._measure(op, rounds=1, concurrency=4)
-    assert len(samples) == bench_handler.LOTS_PER_ROUND
+    samples, loop_thread = await bench_handler._measure(op, rounds=1, concurrency=4)
+    assert len(samples) == len(loop_thread) == bench_handler.LOTS_PER_ROUND
     assert all(sample > 0 for sample in samples)
+    assert all(thread > 0 for thread in loop_thread)
+
+
+@pytest.mark.usefixtures("credentials")
+def test_settings_come_from_the_gateway_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GATEWAY_ECDSA_PRECOMPUTE", "0")
+    monkeypatch.setenv("GATEWAY_ECDSA_INLINE_MAX", "7")
+    settings = bench_handler._settings(str(tmp_path))
+    assert (settings.ecdsa_precompute, settings.ecdsa_inline_max) == (0, 7)
+    assert settings.data_dir == tmp_path and settings.log_level == "WARNING"
 
 
 @pytest.mark.usefixtures("credentials")
