@@ -161,8 +161,11 @@ async def _measure(op: str, rounds: int, concurrency: int) -> tuple[list[float],
 async def _measure_in(
     settings: Any, op: str, rounds: int, concurrency: int
 ) -> tuple[list[float], list[float]]:
-    """µs per request of the whole process and of the event-loop thread alone, per lot
-    (they differ by native threads' work, such as the ECDSA nonce filler's)."""
+    """µs per request of the whole process and of the event-loop thread alone, per lot.
+
+    Other threads' CPU (the ECDSA nonce filler's) reaches the process clock in
+    scheduler-tick steps, too coarse for one lot: the loop's figure is the one to compare.
+    """
     async with _started(settings, op) as bench:
         process: list[float] = []
         loop_thread: list[float] = []

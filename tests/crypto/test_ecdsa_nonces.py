@@ -43,6 +43,15 @@ def _wait_full(curve: str, capacity: int) -> None:
         time.sleep(0.01)
 
 
+def _key_with_full_pool(curve: str, capacity: int) -> EcPrivateKey:
+    """A new key, and its curve's pool started, asked for (by a first signature) and full."""
+    key = EcPrivateKey.generate(curve)
+    start_nonce_precompute(capacity)
+    key.sign_digests(_digests(curve, 1, "wake"))
+    _wait_full(curve, capacity)
+    return key
+
+
 def _digests(curve: str, count: int, tag: str = "") -> list[bytes]:
     hash_fn, _ = _HASH[curve]
     return [hash_fn(f"{tag} message {i}".encode()).digest() for i in range(count)]
@@ -75,10 +84,7 @@ def _r_values(sigs: list[bytes]) -> list[int]:
 
 @pytest.mark.parametrize("curve", ["P-256", "P-384"])
 def test_signatures_with_precomputed_nonces_verify(precompute: None, curve: str) -> None:
-    key = EcPrivateKey.generate(curve)
-    start_nonce_precompute(64)
-    key.sign_digests(_digests(curve, 1, "wake"))  # the first signature on a curve asks for its pool
-    _wait_full(curve, 64)
+    key = _key_with_full_pool(curve, 64)
     before = nonce_stats()
     digests = _digests(curve, 32)
     sigs = key.sign_digests(digests)
@@ -90,10 +96,7 @@ def test_signatures_with_precomputed_nonces_verify(precompute: None, curve: str)
 
 def test_each_nonce_signs_once(precompute: None) -> None:
     # The same digest signed 400 times: a reused nonce would repeat an r value.
-    key = EcPrivateKey.generate("P-256")
-    start_nonce_precompute(128)
-    key.sign_digests(_digests("P-256", 1, "wake"))
-    _wait_full("P-256", 128)
+    key = _key_with_full_pool("P-256", 128)
     digest = _digests("P-256", 1)[0]
     before = nonce_stats().signed_precomputed
     sigs = [sig for _ in range(8) for sig in key.sign_digests([digest] * 50)]
@@ -103,10 +106,7 @@ def test_each_nonce_signs_once(precompute: None) -> None:
 
 
 def test_an_empty_pool_signs_in_full(precompute: None) -> None:
-    key = EcPrivateKey.generate("P-256")
-    start_nonce_precompute(1)
-    key.sign_digests(_digests("P-256", 1, "wake"))
-    _wait_full("P-256", 1)
+    key = _key_with_full_pool("P-256", 1)
     before = nonce_stats()
     digests = _digests("P-256", 50)
     sigs = key.sign_digests(digests)
@@ -140,10 +140,7 @@ def test_threads_share_the_pool_safely(precompute: None) -> None:
 
 
 def test_stop_clears_the_pools_and_signing_goes_on(precompute: None) -> None:
-    key = EcPrivateKey.generate("P-256")
-    start_nonce_precompute(16)
-    key.sign_digests(_digests("P-256", 1, "wake"))
-    _wait_full("P-256", 16)
+    key = _key_with_full_pool("P-256", 16)
     stop_nonce_precompute()
     stopped = nonce_stats()
     assert (stopped.ready_p256, stopped.ready_p384) == (0, 0)
@@ -156,10 +153,7 @@ def test_stop_clears_the_pools_and_signing_goes_on(precompute: None) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_never_uses_its_parents_nonces(precompute: None) -> None:
-    key = EcPrivateKey.generate("P-256")
-    start_nonce_precompute(64)
-    key.sign_digests(_digests("P-256", 1, "wake"))
-    _wait_full("P-256", 64)
+    key = _key_with_full_pool("P-256", 64)
     digest = _digests("P-256", 1)[0]
     read_end, write_end = os.pipe()
     pid = os.fork()
