@@ -45,8 +45,10 @@ class Settings:
     # larger ones go to threads (0: always threads). Measured in BENCHMARKS.md.
     ecdsa_inline_max: int = 32
     # ECDSA nonces kept precomputed per curve by a native thread of each worker (0: none):
-    # most of a signature's cost, moved off the event loop. Measured in BENCHMARKS.md.
-    ecdsa_precompute: int = 256
+    # most of a signature's cost, moved off the event loop. Off by default: a VM snapshot
+    # restored twice (or a running clone) would sign with the same nonces and give the key
+    # away. Measured in BENCHMARKS.md.
+    ecdsa_precompute: int = 0
     # ``[[quota]]`` entries of the config file: overrides of the documented quotas.
     quota_overrides: tuple[Override, ...] = ()
 

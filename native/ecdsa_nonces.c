@@ -10,30 +10,44 @@
  * - a pair is removed from the pool under the lock before it is used, and
  *   cleared and freed right after: no pair signs twice;
  * - a forked child starts with empty pools and no thread (pthread_atfork);
+ * - the thread is stopped inside OpenSSL's cleanup at exit (OPENSSL_atexit);
  * - an empty pool, a failed setup or any error falls back to the caller's
  *   ordinary EVP signature, never to a wait: a signer that finds the pool's
  *   lock taken does not wait for it either.
  *
- * The filler runs at the lowest scheduling class (SCHED_IDLE on Linux): it
- * spends cycles no other thread wants, so a machine whose cores are all busy
- * signs as it would without it, and one with a core to spare moves most of
- * the cost of each signature off the event loop.
+ * The filler runs at the lowest priority (nice 19 on Linux): it gets little
+ * time from a machine whose cores are all busy, which then signs almost as it
+ * would without it, and a machine with a core to spare moves most of the cost
+ * of each signature off the event loop. (Not SCHED_IDLE: preempted inside
+ * OpenSSL's RNG, which takes a process-wide lock, it could stall normal
+ * threads for long.)
+ *
+ * What a pool cannot protect against: a copy of the whole process memory that
+ * goes on running, as when a VM is snapshotted and restored twice, or cloned
+ * while running. Both copies then hold the same pairs and sign different
+ * messages with them, which gives the private key away; an ordinary
+ * signature hedges k with the key and the digest, a precomputed one cannot.
+ * That is why the gateway leaves pools off unless configured.
  *
  * OpenSSL 3 deprecates the EC_KEY API these calls live in (still shipped by
  * every 3.x release); it is confined to this file.
  */
-#define _GNU_SOURCE /* pthreads and SCHED_IDLE under -std=c99 */
+#define _GNU_SOURCE /* pthreads and syscall() under -std=c99 */
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include "ecdsa_nonces.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#endif
 
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
@@ -60,15 +74,17 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
  * locks (its RNG's, say) in a held state; signing never takes it. */
 static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t stopped = PTHREAD_COND_INITIALIZER; /* a stop has finished */
 static nonce_pool pools[2] = {{NID_X9_62_prime256v1, 0, 0, NULL, NULL, 0},
                               {NID_secp384r1, 0, 0, NULL, NULL, 0}};
 static size_t capacity;    /* pairs per curve; 0 = not started */
 static int running;        /* the filler thread exists */
-static int stopping;
+static int stopping;       /* a stop is joining it: start and other stops wait */
 static pthread_t filler;
 /* Written under the lock or atomically, read atomically (stats never wait). */
 static uint64_t used_count, empty_count;
-static int atfork_registered, atexit_registered;
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+static int hooks_ok;
 static int filler_waiting; /* under the lock: the filler is in its condition wait */
 
 static nonce_pool *pool_for(int bits)
@@ -106,9 +122,9 @@ static EC_KEY *setup_key_for(int nid)
 static void *fill_loop(void *arg)
 {
     (void)arg;
-#ifdef SCHED_IDLE
-    struct sched_param idle = {0};
-    pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle); /* best effort */
+#ifdef __linux__
+    /* Linux's nice values are per thread: this one only. Best effort. */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 #endif
     pthread_mutex_lock(&lock);
     while (!stopping) {
@@ -182,28 +198,49 @@ static void after_fork_parent(void)
 
 static void after_fork_child(void)
 {
-    discard_pools();
-    __atomic_store_n(&capacity, 0, __ATOMIC_RELAXED);
+    /* Wipe the values but free nothing: a free could need a lock another parent thread
+     * held at the fork (OpenSSL's secure heap, say). The few structs are left behind. */
+    for (size_t i = 0; i < 2; i++) {
+        for (size_t j = 0; j < pools[i].count; j++) {
+            BN_clear(pools[i].pairs[j].kinv);
+            BN_clear(pools[i].pairs[j].r);
+            pools[i].pairs[j].kinv = pools[i].pairs[j].r = NULL;
+        }
+        pools[i].pairs = NULL; /* the array is the parent's; not freed either */
+        pools[i].count = 0;
+        pools[i].refilling = 0;
+        pools[i].broken = 0;
+    }
+    capacity = 0;
     running = 0; /* the thread was not copied */
     stopping = 0;
     filler_waiting = 0;
-    pthread_cond_init(&wake, NULL); /* the parent's filler may have been waiting on it */
+    pthread_cond_init(&wake, NULL); /* the parent's threads may have been waiting */
+    pthread_cond_init(&stopped, NULL);
     pthread_mutex_unlock(&lock);
     pthread_mutex_unlock(&setup_lock);
+}
+
+static void register_hooks(void)
+{
+    /* OPENSSL_atexit: the thread stops inside OpenSSL's own cleanup, before anything it
+     * uses is freed, whichever of the two was set up first. */
+    hooks_ok = pthread_atfork(before_fork, after_fork_parent, after_fork_child) == 0
+               && OPENSSL_atexit(gw_ecdsa_nonces_stop);
 }
 
 int gw_ecdsa_nonces_start(size_t per_curve)
 {
     if (per_curve == 0 || per_curve > GW_ECDSA_NONCES_MAX)
         return GW_ERR_ARGUMENT;
+    /* These signatures bypass the provider layer: never under a FIPS configuration. */
+    if (EVP_default_properties_is_fips_enabled(NULL))
+        return GW_ERR_UNSUPPORTED;
+    if (pthread_once(&hooks_once, register_hooks) != 0 || !hooks_ok)
+        return GW_ERR_INTERNAL;
     pthread_mutex_lock(&lock);
-    if (!atfork_registered) {
-        if (pthread_atfork(before_fork, after_fork_parent, after_fork_child) != 0) {
-            pthread_mutex_unlock(&lock);
-            return GW_ERR_INTERNAL;
-        }
-        atfork_registered = 1;
-    }
+    while (stopping)
+        pthread_cond_wait(&stopped, &lock);
     if (running) {
         pthread_mutex_unlock(&lock);
         return GW_OK;
@@ -217,7 +254,6 @@ int gw_ecdsa_nonces_start(size_t per_curve)
         }
     }
     __atomic_store_n(&capacity, per_curve, __ATOMIC_RELAXED);
-    stopping = 0;
     if (pthread_create(&filler, NULL, fill_loop, NULL) != 0) {
         discard_pools();
         __atomic_store_n(&capacity, 0, __ATOMIC_RELAXED);
@@ -226,17 +262,19 @@ int gw_ecdsa_nonces_start(size_t per_curve)
     }
     running = 1;
     pthread_mutex_unlock(&lock);
-    if (!atexit_registered) {
-        /* Registered after OpenSSL's own exit handler, so it runs before it. */
-        atexit_registered = atexit(gw_ecdsa_nonces_stop) == 0;
-    }
     return GW_OK;
 }
 
 void gw_ecdsa_nonces_stop(void)
 {
     pthread_mutex_lock(&lock);
-    if (!running || stopping) { /* not started, or another caller is already joining */
+    if (stopping) { /* another caller is joining: return once it is done */
+        while (stopping)
+            pthread_cond_wait(&stopped, &lock);
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    if (!running) {
         pthread_mutex_unlock(&lock);
         return;
     }
@@ -254,6 +292,7 @@ void gw_ecdsa_nonces_stop(void)
     __atomic_store_n(&capacity, 0, __ATOMIC_RELAXED);
     running = 0;
     stopping = 0;
+    pthread_cond_broadcast(&stopped);
     pthread_mutex_unlock(&lock);
 }
 

@@ -180,8 +180,12 @@ int gw_sigv4_check(const uint8_t *signing_key, size_t key_len,
  * thread that keeps up to per_curve (k^-1, r) pairs ready for each curve that
  * has been signed with since; gw_ec_sign then uses one pair per signature and
  * falls back to a full signature when the pool is empty. Idempotent while
- * running; GW_ERR_ARGUMENT for 0 or more than GW_ECDSA_NONCES_MAX. Stop joins
- * the thread and clears every unused pair (also run at exit). Stats: out[0]
+ * running (a start during a stop waits for it); GW_ERR_ARGUMENT for 0 or more
+ * than GW_ECDSA_NONCES_MAX, GW_ERR_UNSUPPORTED when OpenSSL's default
+ * properties ask for FIPS (these signatures bypass the providers). Stop joins
+ * the thread and clears every unused pair; it also runs inside OpenSSL's
+ * cleanup at exit. Pools do not survive a copy of the process that goes on
+ * running (a VM snapshot restored twice): see ecdsa_nonces.c. Stats: out[0]
  * signatures made with a pair, out[1] signatures that found the pool empty
  * (or its lock taken: signers never wait), out[2] and out[3] pairs ready for
  * P-256 and P-384. A pool is refilled to full once a signature leaves it

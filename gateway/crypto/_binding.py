@@ -403,6 +403,11 @@ def ecdsa_nonces_start(per_curve: int) -> None:
     if type(per_curve) is not int or not 1 <= per_curve <= ECDSA_NONCES_MAX:
         raise ValueError(f"per_curve must be an int in 1..{ECDSA_NONCES_MAX}, got {per_curve!r}")
     rc = lib.gw_ecdsa_nonces_start(per_curve)
+    if rc == lib.GW_ERR_UNSUPPORTED:
+        raise CryptoError(
+            "precomputed ECDSA nonces bypass OpenSSL's providers and are not available "
+            "while FIPS is enabled"
+        )
     if rc != lib.GW_OK:
         raise CryptoError(f"ECDSA nonce precompute: native start failed with code {rc}")
 

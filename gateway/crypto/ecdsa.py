@@ -45,6 +45,11 @@ def start_nonce_precompute(per_curve: int) -> None:
     not depend on the key or the message; with a nonce ready, signing on the caller's
     thread costs a small fraction of a full signature. Each nonce signs once and is then
     cleared; an empty pool means an ordinary signature, never a wait. Idempotent.
+
+    Not for a process whose memory may be copied and go on running twice (a VM snapshot
+    restored twice, a live clone): both copies would sign with the same nonces, which
+    reveals the private key. A forked child is safe: it starts with empty pools.
+    Raises CryptoError under a FIPS configuration.
     """
     _binding.ecdsa_nonces_start(per_curve)
 

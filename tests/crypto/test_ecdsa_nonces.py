@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -37,7 +39,7 @@ def precompute() -> Iterator[None]:
 def _wait_full(curve: str, capacity: int) -> None:
     """Until the curve's pool is full and the filler rests (a bounded wait, not a timing
     check): the next capacity // 2 signatures then take nonces without a refill running."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # the filler runs at the lowest priority
     while not (getattr(nonce_stats(), _READY[curve]) == capacity and nonce_pools_settled()):
         assert time.monotonic() < deadline, f"the {curve} pool did not fill"
         time.sleep(0.01)
@@ -149,6 +151,73 @@ def test_stop_clears_the_pools_and_signing_goes_on(precompute: None) -> None:
     _check_all(key, "P-256", digests, sigs)
     assert nonce_stats().signed_precomputed == stopped.signed_precomputed
     stop_nonce_precompute()  # a second stop is a no-op
+
+
+def test_a_restarted_pool_is_used_again(precompute: None) -> None:
+    key = _key_with_full_pool("P-256", 16)
+    stop_nonce_precompute()
+    start_nonce_precompute(16)
+    key.sign_digests(_digests("P-256", 1, "wake again"))
+    _wait_full("P-256", 16)
+    before = nonce_stats().signed_precomputed
+    digests = _digests("P-256", 8)
+    sigs = key.sign_digests(digests)
+    _check_all(key, "P-256", digests, sigs)
+    assert nonce_stats().signed_precomputed - before == 8
+
+
+def test_start_and_stop_race_with_signers(precompute: None) -> None:
+    # cffi lets go of the GIL in every native call: starts, stops and signatures from
+    # several threads at once must neither crash nor repeat a nonce, and the last start
+    # must leave a working pool.
+    key = _key_with_full_pool("P-256", 32)
+    digest = _digests("P-256", 1)[0]
+    signed: list[list[bytes]] = [[] for _ in range(3)]
+    done = threading.Event()
+
+    def sign(slot: int) -> None:
+        while not done.is_set():
+            signed[slot] += key.sign_digests([digest] * 8)
+
+    def churn() -> None:
+        for _ in range(40):
+            start_nonce_precompute(32)
+            stop_nonce_precompute()
+
+    signers = [threading.Thread(target=sign, args=(i,)) for i in range(3)]
+    churners = [threading.Thread(target=churn) for _ in range(2)]
+    for thread in signers + churners:
+        thread.start()
+    for thread in churners:
+        thread.join()
+    done.set()
+    for thread in signers:
+        thread.join()
+    sigs = [sig for slot in signed for sig in slot]
+    _check_all(key, "P-256", [digest] * len(sigs), sigs)
+    assert len(set(_r_values(sigs))) == len(sigs)
+    key = _key_with_full_pool("P-256", 32)  # the pool works after the churn
+    before = nonce_stats().signed_precomputed
+    key.sign_digests([digest] * 4)
+    assert nonce_stats().signed_precomputed - before == 4
+
+
+def test_openssl_cleanup_stops_the_filler_first() -> None:
+    # At exit OpenSSL frees its RNG in OPENSSL_cleanup; the filler must be stopped inside
+    # it, before that, or it would use freed memory. Called here while the filler works.
+    program = (
+        "import ctypes, ctypes.util, hashlib, os, time\n"
+        "from gateway.crypto.ecdsa import EcPrivateKey, start_nonce_precompute\n"
+        f"start_nonce_precompute({MAX_PRECOMPUTED_NONCES})\n"
+        "EcPrivateKey.generate('P-256').sign_digests([hashlib.sha256(b'x').digest()])\n"
+        "time.sleep(0.05)  # the filler is now busy with a pool of thousands\n"
+        "ctypes.CDLL('libcrypto.so.3').OPENSSL_cleanup()\n"
+        "time.sleep(0.3)\n"
+        "os._exit(0)\n"
+    )
+    for _ in range(5):
+        run = subprocess.run([sys.executable, "-c", program], capture_output=True, timeout=60)
+        assert run.returncode == 0, run.stderr.decode()[-2000:]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
