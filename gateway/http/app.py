@@ -87,7 +87,8 @@ def _live_values(endpoint: KmsEndpoint, crypto: CryptoBatcher) -> list[LiveValue
         ),
         LiveValue(
             "gateway_ecdsa_signatures_pool_empty_total",
-            "ECDSA signatures that found their curve's nonce pool empty and paid in full.",
+            "ECDSA signatures that found their curve's nonce pool empty (or being refilled "
+            "at that instant) and paid in full.",
             lambda: nonce_stats().signed_pool_empty,
         ),
         LiveValue(
