@@ -53,6 +53,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
+#include <openssl/provider.h>
 
 typedef struct {
     BIGNUM *kinv;
@@ -85,6 +86,7 @@ static pthread_t filler;
 static uint64_t used_count, empty_count;
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 static int hooks_ok;
+static int shut_down; /* OpenSSL's cleanup has run: no filler may start again */
 static int filler_waiting; /* under the lock: the filler is in its condition wait */
 
 static nonce_pool *pool_for(int bits)
@@ -167,6 +169,11 @@ static void *fill_loop(void *arg)
         }
     }
     pthread_mutex_unlock(&lock);
+    /* OpenSSL's per-thread cleanup takes a global lock of its own: under setup_lock, so a
+     * fork never copies that lock held. */
+    pthread_mutex_lock(&setup_lock);
+    OPENSSL_thread_stop();
+    pthread_mutex_unlock(&setup_lock);
     return NULL;
 }
 
@@ -221,12 +228,20 @@ static void after_fork_child(void)
     pthread_mutex_unlock(&setup_lock);
 }
 
+static void at_openssl_cleanup(void)
+{
+    pthread_mutex_lock(&lock);
+    shut_down = 1;
+    pthread_mutex_unlock(&lock);
+    gw_ecdsa_nonces_stop();
+}
+
 static void register_hooks(void)
 {
     /* OPENSSL_atexit: the thread stops inside OpenSSL's own cleanup, before anything it
      * uses is freed, whichever of the two was set up first. */
     hooks_ok = pthread_atfork(before_fork, after_fork_parent, after_fork_child) == 0
-               && OPENSSL_atexit(gw_ecdsa_nonces_stop);
+               && OPENSSL_atexit(at_openssl_cleanup);
 }
 
 int gw_ecdsa_nonces_start(size_t per_curve)
@@ -234,13 +249,17 @@ int gw_ecdsa_nonces_start(size_t per_curve)
     if (per_curve == 0 || per_curve > GW_ECDSA_NONCES_MAX)
         return GW_ERR_ARGUMENT;
     /* These signatures bypass the provider layer: never under a FIPS configuration. */
-    if (EVP_default_properties_is_fips_enabled(NULL))
+    if (EVP_default_properties_is_fips_enabled(NULL) || OSSL_PROVIDER_available(NULL, "fips"))
         return GW_ERR_UNSUPPORTED;
     if (pthread_once(&hooks_once, register_hooks) != 0 || !hooks_ok)
         return GW_ERR_INTERNAL;
     pthread_mutex_lock(&lock);
     while (stopping)
         pthread_cond_wait(&stopped, &lock);
+    if (shut_down) {
+        pthread_mutex_unlock(&lock);
+        return GW_ERR_INTERNAL;
+    }
     if (running) {
         pthread_mutex_unlock(&lock);
         return GW_OK;
@@ -268,12 +287,9 @@ int gw_ecdsa_nonces_start(size_t per_curve)
 void gw_ecdsa_nonces_stop(void)
 {
     pthread_mutex_lock(&lock);
-    if (stopping) { /* another caller is joining: return once it is done */
-        while (stopping)
-            pthread_cond_wait(&stopped, &lock);
-        pthread_mutex_unlock(&lock);
-        return;
-    }
+    /* Another caller is joining: wait for it, then look again (a start may have run). */
+    while (stopping)
+        pthread_cond_wait(&stopped, &lock);
     if (!running) {
         pthread_mutex_unlock(&lock);
         return;

@@ -182,7 +182,8 @@ int gw_sigv4_check(const uint8_t *signing_key, size_t key_len,
  * falls back to a full signature when the pool is empty. Idempotent while
  * running (a start during a stop waits for it); GW_ERR_ARGUMENT for 0 or more
  * than GW_ECDSA_NONCES_MAX, GW_ERR_UNSUPPORTED when OpenSSL's default
- * properties ask for FIPS (these signatures bypass the providers). Stop joins
+ * properties ask for FIPS or the FIPS provider is loaded (these signatures
+ * bypass the providers), GW_ERR_INTERNAL once OpenSSL's cleanup ran. Stop joins
  * the thread and clears every unused pair; it also runs inside OpenSSL's
  * cleanup at exit. Pools do not survive a copy of the process that goes on
  * running (a VM snapshot restored twice): see ecdsa_nonces.c. Stats: out[0]
