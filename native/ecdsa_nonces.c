@@ -248,21 +248,23 @@ int gw_ecdsa_nonces_start(size_t per_curve)
 {
     if (per_curve == 0 || per_curve > GW_ECDSA_NONCES_MAX)
         return GW_ERR_ARGUMENT;
-    /* These signatures bypass the provider layer: never under a FIPS configuration. */
-    if (EVP_default_properties_is_fips_enabled(NULL) || OSSL_PROVIDER_available(NULL, "fips"))
-        return GW_ERR_UNSUPPORTED;
     if (pthread_once(&hooks_once, register_hooks) != 0 || !hooks_ok)
         return GW_ERR_INTERNAL;
     pthread_mutex_lock(&lock);
     while (stopping)
         pthread_cond_wait(&stopped, &lock);
-    if (shut_down) {
+    if (shut_down) { /* checked before any OpenSSL call: its state may be freed */
         pthread_mutex_unlock(&lock);
         return GW_ERR_INTERNAL;
     }
     if (running) {
         pthread_mutex_unlock(&lock);
         return GW_OK;
+    }
+    /* These signatures bypass the provider layer: never under a FIPS configuration. */
+    if (EVP_default_properties_is_fips_enabled(NULL) || OSSL_PROVIDER_available(NULL, "fips")) {
+        pthread_mutex_unlock(&lock);
+        return GW_ERR_UNSUPPORTED;
     }
     for (size_t i = 0; i < 2; i++) {
         pools[i].pairs = calloc(per_curve, sizeof(nonce_pair));

@@ -204,7 +204,8 @@ def test_start_and_stop_race_with_signers(precompute: None) -> None:
 
 def test_openssl_cleanup_stops_the_filler_first() -> None:
     # At exit OpenSSL frees its RNG in OPENSSL_cleanup; the filler must be stopped inside
-    # it, before that, or it would use freed memory. Called here while the filler works.
+    # it, before that, or it would use freed memory, and never start again after it.
+    # Called here while the filler works.
     program = (
         "import ctypes, ctypes.util, hashlib, os, time\n"
         "from gateway.crypto.ecdsa import EcPrivateKey, start_nonce_precompute\n"
@@ -213,11 +214,16 @@ def test_openssl_cleanup_stops_the_filler_first() -> None:
         "time.sleep(0.05)  # the filler is now busy with a pool of thousands\n"
         "ctypes.CDLL('libcrypto.so.3').OPENSSL_cleanup()\n"
         "time.sleep(0.3)\n"
+        "try:\n"
+        "    start_nonce_precompute(8)  # OpenSSL is gone: no filler may start\n"
+        "except Exception as exc:\n"
+        "    print('refused:', type(exc).__name__, flush=True)\n"
         "os._exit(0)\n"
     )
     for _ in range(5):
         run = subprocess.run([sys.executable, "-c", program], capture_output=True, timeout=60)
         assert run.returncode == 0, run.stderr.decode()[-2000:]
+        assert run.stdout.decode().strip() == "refused: CryptoError"
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
