@@ -26,6 +26,7 @@ from botocore.credentials import Credentials
 
 from loadtest import driver, operations, servers, workload
 from loadtest.signing import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, Signer
+from loadtest.stats import Summary
 
 _NONCE_COUNTERS = (
     "gateway_ecdsa_signatures_precomputed_total",
@@ -46,6 +47,21 @@ def _counters(url: str) -> dict[str, float]:
     return found
 
 
+def _drive(args: argparse.Namespace, server: servers.Server, requests: list[bytes]) -> Summary:
+    summary, _ = driver.run_sync(
+        lambda: driver.drive(
+            "127.0.0.1",
+            server.port,
+            requests,
+            concurrency=args.concurrency,
+            seconds=args.seconds,
+            warmup=args.warmup,
+            server_pids=[server.pid],
+        )
+    )
+    return summary
+
+
 def _one_gateway(args: argparse.Namespace, value: str) -> dict[str, tuple[float, float | None]]:
     """Start a gateway with the setting at ``value``; (req/s, CPU µs/req) per operation."""
     results: dict[str, tuple[float, float | None]] = {}
@@ -60,19 +76,10 @@ def _one_gateway(args: argparse.Namespace, value: str) -> dict[str, tuple[float,
                 shape = operations.Shape(plaintext_bytes=32, data_key_spec="AES_256")
                 for op in args.ops:
                     kind = operations.KEY_KIND[op]
-                    keys.setdefault(kind, workload.create_key(signer, kind))
+                    if kind not in keys:
+                        keys[kind] = workload.create_key(signer, kind)
                     requests = workload.pool(signer, op, [keys[kind]], shape, 256)
-                    summary, _ = driver.run_sync(
-                        lambda requests=requests: driver.drive(
-                            "127.0.0.1",
-                            server.port,
-                            requests,
-                            concurrency=args.concurrency,
-                            seconds=args.seconds,
-                            warmup=args.warmup,
-                            server_pids=[server.pid],
-                        )
-                    )
+                    summary = _drive(args, server, requests)
                     cpu = summary.cpu_per_request
                     results[op] = (summary.rate, None if cpu is None else cpu * 1e6)
                     print(f"  {args.env}={value} {op}: {summary.describe()}", flush=True)
