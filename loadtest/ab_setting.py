@@ -15,36 +15,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 from botocore.credentials import Credentials
 
 from loadtest import driver, operations, servers, workload
+from loadtest.batches import nonce_counters
 from loadtest.signing import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, Signer
 from loadtest.stats import Summary
-
-_NONCE_COUNTERS = (
-    "gateway_ecdsa_signatures_precomputed_total",
-    "gateway_ecdsa_signatures_pool_empty_total",
-)
-
-
-def _counters(url: str) -> dict[str, float]:
-    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    found = {}
-    for name in _NONCE_COUNTERS:
-        match = re.search(rf"^{name} (\S+)$", text, re.M)
-        if match:
-            found[name.removeprefix("gateway_ecdsa_signatures_").removesuffix("_total")] = float(
-                match.group(1)
-            )
-    return found
 
 
 def _drive(args: argparse.Namespace, server: servers.Server, requests: list[bytes]) -> Summary:
@@ -83,7 +64,9 @@ def _one_gateway(args: argparse.Namespace, value: str) -> dict[str, tuple[float,
                     cpu = summary.cpu_per_request
                     results[op] = (summary.rate, None if cpu is None else cpu * 1e6)
                     print(f"  {args.env}={value} {op}: {summary.describe()}", flush=True)
-                print(f"  {args.env}={value} ECDSA nonces: {_counters(server.url)}", flush=True)
+                print(
+                    f"  {args.env}={value} ECDSA nonces: {nonce_counters(server.url)}", flush=True
+                )
     finally:
         if saved is None:
             os.environ.pop(args.env, None)

@@ -362,6 +362,8 @@ static int take_pair(int bits, nonce_pair *out)
     return taken;
 }
 
+int gw_nonce_pools_running(void) { return __atomic_load_n(&capacity, __ATOMIC_RELAXED) != 0; }
+
 EC_KEY *gw_nonce_signing_key(EVP_PKEY *pkey)
 {
     EC_KEY *key = EVP_PKEY_get1_EC_KEY(pkey);

@@ -10,8 +10,11 @@
 
 #include <openssl/types.h>
 
-/* The legacy key ECDSA_do_sign_ex needs, made once per loaded private key;
- * NULL if OpenSSL cannot provide one (signatures then take the EVP path). */
+/* Whether the pools are started: only then is a key's legacy copy worth making. */
+int gw_nonce_pools_running(void);
+
+/* The legacy key ECDSA_do_sign_ex needs, a copy of the private key; NULL if OpenSSL
+ * cannot provide one (signatures then take the EVP path). */
 EC_KEY *gw_nonce_signing_key(EVP_PKEY *pkey);
 void gw_nonce_signing_key_free(EC_KEY *key);
 

@@ -27,7 +27,7 @@
 
 struct gw_ec_key {
     EVP_PKEY *pkey;
-    EC_KEY *nonce_key; /* private keys: signs with precomputed nonces (ecdsa_nonces.c) */
+    EC_KEY *nonce_key; /* made at the first signature while nonce pools run (nonce_key_of) */
     int bits;
     int is_private;
     size_t max_sig;
@@ -390,7 +390,6 @@ static gw_ec_key *wrap_ec_key(EVP_PKEY *pkey, int is_private, int *err)
         goto fail;
     }
     key->pkey = pkey;
-    key->nonce_key = is_private ? gw_nonce_signing_key(pkey) : NULL;
     key->bits = bits;
     key->is_private = is_private;
     key->max_sig = (size_t)EVP_PKEY_get_size(pkey);
@@ -526,6 +525,27 @@ long gw_ec_export_pkcs8(const gw_ec_key *key, uint8_t *out, size_t cap)
     return len;
 }
 
+/*
+ * The legacy key the nonce pools sign with, made at the key's first signature while they
+ * run: with pools off (the default) no second copy of the private key is ever made. The
+ * field is a cache set once; of two threads racing to set it, the loser frees its copy.
+ */
+static EC_KEY *nonce_key_of(const gw_ec_key *key)
+{
+    gw_ec_key *cache = (gw_ec_key *)key;
+    EC_KEY *have = __atomic_load_n(&cache->nonce_key, __ATOMIC_ACQUIRE);
+    if (have != NULL || !key->is_private || !gw_nonce_pools_running())
+        return have;
+    EC_KEY *made = gw_nonce_signing_key(key->pkey);
+    if (made != NULL
+        && !__atomic_compare_exchange_n(&cache->nonce_key, &have, made, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+        gw_nonce_signing_key_free(made);
+        return have;
+    }
+    return made;
+}
+
 int gw_ec_sign(const gw_ec_key *key, size_t n, const uint8_t *digests, size_t dlen,
                uint8_t *sigs_out, size_t sig_stride, size_t *sig_lens, int *status)
 {
@@ -545,9 +565,10 @@ int gw_ec_sign(const gw_ec_key *key, size_t n, const uint8_t *digests, size_t dl
         ERR_clear_error();
         return GW_ERR_INTERNAL;
     }
+    EC_KEY *nonce_key = nonce_key_of(key);
     for (size_t i = 0; i < n; i++) {
         size_t sig_len = sig_stride;
-        if (gw_nonce_sign(key->nonce_key, key->bits, digests + i * dlen, dlen,
+        if (gw_nonce_sign(nonce_key, key->bits, digests + i * dlen, dlen,
                           sigs_out + i * sig_stride, sig_stride, &sig_len)
             || EVP_PKEY_sign(ctx, sigs_out + i * sig_stride, &sig_len, digests + i * dlen,
                              dlen) == 1) {

@@ -78,7 +78,7 @@ def _live_values(endpoint: KmsEndpoint, crypto: CryptoBatcher) -> list[LiveValue
         LiveValue(
             "gateway_ecdsa_nonces_ready",
             "ECDSA nonces precomputed and waiting for a signature, all curves.",
-            lambda: sum(nonce_stats()[2:]),
+            lambda: (stats := nonce_stats()).ready_p256 + stats.ready_p384,
         ),
         LiveValue(
             "gateway_ecdsa_signatures_precomputed_total",

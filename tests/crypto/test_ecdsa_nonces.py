@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
@@ -71,8 +71,6 @@ def _check_all(key: EcPrivateKey, curve: str, digests: list[bytes], sigs: list[b
 
 
 def _point(key: EcPrivateKey) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
     public = serialization.load_der_public_key(key.public_key().spki())
     assert isinstance(public, ec.EllipticCurvePublicKey)
     return public.public_bytes(
