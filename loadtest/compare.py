@@ -135,10 +135,7 @@ class Bench:
         with servers.bare(processes) as server:
             # The gateway's own Encrypt requests: the bare handler parses the same bodies.
             signer = Signer(server.url, Credentials(TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY))
-            requests = [
-                signer.sign("Encrypt", operations.encrypt("0" * 36, self.shape)).wire(signer.netloc)
-                for _ in range(256)
-            ]
+            requests = workload.ceiling_pool(signer, self.shape)
             cell = self.run(server, "ceiling", processes, "Encrypt-shaped", requests)
             if cell.summary and cell.summary.rate:
                 # The stack's own tail at 80 % of its peak: what the gateway's 80 % rows

@@ -119,13 +119,21 @@ def gateway_source() -> Path:
 
 
 def gateway(
-    data_dir: Path, workers: int = 1, config: Path | None = None, port: int | None = None
+    data_dir: Path,
+    workers: int = 1,
+    config: Path | None = None,
+    port: int | None = None,
+    *,
+    without: str = "",
 ) -> Server:
+    """``gateway serve``; with ``without`` (e.g. "sigv4,quota"), the ablated gateway of
+    ``loadtest/ablated_gateway.py``, which has those parts stood in and one worker."""
     port = port or free_port()
+    entry = ["gateway"] if not without else ["loadtest.ablated_gateway", "--without", without]
     argv = [
         sys.executable,
         "-m",
-        "gateway",
+        *entry,
         "serve",
         "--port",
         str(port),
@@ -142,9 +150,8 @@ def gateway(
         "GATEWAY_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID,
         "GATEWAY_SECRET_ACCESS_KEY": TEST_SECRET_ACCESS_KEY,
     }
-    return Server(
-        f"gateway-{workers}w", argv, port, cwd=gateway_source(), env=env, ready_path="/healthz"
-    )
+    name = f"gateway-{workers}w" + (f"-without-{without.replace(',', '-')}" if without else "")
+    return Server(name, argv, port, cwd=gateway_source(), env=env, ready_path="/healthz")
 
 
 def unthrottled_config(directory: Path) -> Path:

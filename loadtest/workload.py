@@ -96,3 +96,12 @@ def pool(
             raise ValueError(f"unknown operation {operation!r}")
         built.append(signer.sign(operation, params).wire(host))
     return built
+
+
+def ceiling_pool(signer: Signer, shape: ops.Shape, size: int = 256) -> list[bytes]:
+    """Encrypt requests for the bare ceiling (``bare_server.py``), which parses the same
+    bodies as the gateway and looks no key up: no setup calls, a made-up key id."""
+    return [
+        signer.sign("Encrypt", ops.encrypt("0" * 36, shape)).wire(signer.netloc)
+        for _ in range(size)
+    ]
