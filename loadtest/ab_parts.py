@@ -24,13 +24,13 @@ from pathlib import Path
 
 from botocore.credentials import Credentials
 
-from loadtest import ablation, driver, operations, servers, workload
+from loadtest import ablation, operations, rounds, servers, workload
 from loadtest.signing import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, Signer
 
 CEILING, WHOLE = "ceiling", "gateway"
 
 # Per variant, one (req/s, server CPU µs/req) per round.
-Rounds = dict[str, list[tuple[float, float]]]
+Results = dict[str, list[tuple[float, float]]]
 
 
 def _label(parts: str) -> str:
@@ -52,17 +52,7 @@ def _measure(args: argparse.Namespace, variant: str, scratch: Path) -> tuple[flo
         else:
             key_id = workload.create_key(signer, operations.KEY_KIND[args.op])
             requests = workload.pool(signer, args.op, [key_id], shape, 256)
-        summary, _ = driver.run_sync(
-            lambda: driver.drive(
-                "127.0.0.1",
-                server.port,
-                requests,
-                concurrency=args.concurrency,
-                seconds=args.seconds,
-                warmup=args.warmup,
-                server_pids=[server.pid],
-            )
-        )
+        summary = rounds.drive(args, server, requests)
     if summary.errors:
         raise SystemExit(f"{variant}: errors {dict(summary.errors)}")
     cpu = summary.cpu_per_request
@@ -72,7 +62,7 @@ def _measure(args: argparse.Namespace, variant: str, scratch: Path) -> tuple[flo
     return summary.rate, cpu * 1e6
 
 
-def table(rounds: Rounds) -> list[str]:
+def table(results: Results) -> list[str]:
     """Markdown rows per variant: req/s and CPU per round with medians, the CPU saved
     against the whole gateway of the same round, and the share of that round's ceiling."""
     lines = [
@@ -80,8 +70,8 @@ def table(rounds: Rounds) -> list[str]:
         "CPU µs/req saved vs whole, median | share of ceiling, per round | median |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    ceiling, whole = rounds.get(CEILING), rounds.get(WHOLE)
-    for variant, runs in rounds.items():
+    ceiling, whole = results.get(CEILING), results.get(WHOLE)
+    for variant, runs in results.items():
         rates = [rate for rate, _ in runs]
         cpus = [cpu for _, cpu in runs]
         saved = (
@@ -110,10 +100,7 @@ def main() -> None:
     )
     parser.add_argument("--without", required=True, help='sets of parts, e.g. "sigv4;quota"')
     parser.add_argument("--op", default="Encrypt", choices=operations.OPERATIONS)
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--warmup", type=float, default=1.0)
-    parser.add_argument("-c", "--concurrency", type=int, default=32)
+    rounds.add_options(parser, seconds=5.0)
     args = parser.parse_args()
     sets = [s for s in args.without.split(";") if s]
     for parts in sets:
@@ -123,14 +110,14 @@ def main() -> None:
                 f"unknown part(s) {', '.join(unknown)}; known: {', '.join(ablation.PARTS)}"
             )
     variants = [CEILING, WHOLE, *(_label(parts) for parts in sets)]
-    rounds: Rounds = {variant: [] for variant in variants}
+    results: Results = {variant: [] for variant in variants}
     with tempfile.TemporaryDirectory(prefix="ab-parts-") as scratch:
         for index in range(args.rounds):
             print(f"round {index + 1} of {args.rounds}", file=sys.stderr, flush=True)
-            for variant in variants if index % 2 == 0 else variants[::-1]:
-                rounds[variant].append(_measure(args, variant, Path(scratch)))
+            for variant in rounds.in_order(variants, index):
+                results[variant].append(_measure(args, variant, Path(scratch)))
     print(f"\n{args.op}, 1 process each, c={args.concurrency}, {args.rounds} rounds:")
-    print("\n".join(table(rounds)))
+    print("\n".join(table(results)))
 
 
 if __name__ == "__main__":

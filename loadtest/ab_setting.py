@@ -22,25 +22,9 @@ from pathlib import Path
 
 from botocore.credentials import Credentials
 
-from loadtest import driver, operations, servers, workload
+from loadtest import operations, rounds, servers, workload
 from loadtest.batches import nonce_counters
 from loadtest.signing import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, Signer
-from loadtest.stats import Summary
-
-
-def _drive(args: argparse.Namespace, server: servers.Server, requests: list[bytes]) -> Summary:
-    summary, _ = driver.run_sync(
-        lambda: driver.drive(
-            "127.0.0.1",
-            server.port,
-            requests,
-            concurrency=args.concurrency,
-            seconds=args.seconds,
-            warmup=args.warmup,
-            server_pids=[server.pid],
-        )
-    )
-    return summary
 
 
 def _one_gateway(args: argparse.Namespace, value: str) -> dict[str, tuple[float, float | None]]:
@@ -60,7 +44,7 @@ def _one_gateway(args: argparse.Namespace, value: str) -> dict[str, tuple[float,
                     if kind not in keys:
                         keys[kind] = workload.create_key(signer, kind)
                     requests = workload.pool(signer, op, [keys[kind]], shape, 256)
-                    summary = _drive(args, server, requests)
+                    summary = rounds.drive(args, server, requests)
                     cpu = summary.cpu_per_request
                     results[op] = (summary.rate, None if cpu is None else cpu * 1e6)
                     print(f"  {args.env}={value} {op}: {summary.describe()}", flush=True)
@@ -87,11 +71,11 @@ def table(env: str, ops: list[str], runs: Runs) -> list[str]:
         f"share of {first}, per round | median |",
         "|---|---|---|---|---|---|---|",
     ]
-    for value, rounds in runs.items():
+    for value, measured in runs.items():
         for op in ops:
-            rates = [r[op][0] for r in rounds]
-            cpus = [c for r in rounds if (c := r[op][1]) is not None]
-            shares = [r[op][0] / r[first][0] for r in rounds if r[first][0]]
+            rates = [r[op][0] for r in measured]
+            cpus = [c for r in measured if (c := r[op][1]) is not None]
+            shares = [r[op][0] / r[first][0] for r in measured if r[first][0]]
             lines.append(
                 f"| {value} | {op} | {', '.join(f'{x:,.0f}' for x in rates)} | "
                 f"{statistics.median(rates):,.0f} | "
@@ -110,10 +94,7 @@ def main() -> None:
     parser.add_argument("--values", required=True, help="comma-separated, e.g. 256,0")
     parser.add_argument("--ops", default="Encrypt,Sign")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--warmup", type=float, default=1.0)
-    parser.add_argument("-c", "--concurrency", type=int, default=32)
+    rounds.add_options(parser, seconds=6.0)
     args = parser.parse_args()
     if not args.env.startswith("GATEWAY_"):
         raise SystemExit("--env names a gateway setting: GATEWAY_...")
@@ -124,9 +105,8 @@ def main() -> None:
     values = args.values.split(",")
     runs: Runs = {v: [] for v in values}
     for round_index in range(args.rounds):
-        order = values if round_index % 2 == 0 else values[::-1]
         print(f"round {round_index + 1} of {args.rounds}", file=sys.stderr, flush=True)
-        for value in order:
+        for value in rounds.in_order(values, round_index):
             runs[value].append(_one_gateway(args, value))
     print(f"\n{args.workers} worker(s), c={args.concurrency}, {args.rounds} rounds:")
     print("\n".join(table(args.env, args.ops, runs)))

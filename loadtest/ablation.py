@@ -56,24 +56,42 @@ def _done(result: Any) -> asyncio.Future[Any]:
     return future
 
 
-def _without_crypto(patch: Patch) -> None:
-    """The batcher, its event-loop turn and the native calls: answered at once, same sizes."""
-    from gateway.crypto.batcher import CryptoBatcher
+def _next_turn(result: Any) -> asyncio.Future[Any]:
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+    loop.call_soon(future.set_result, result)
+    return future
 
-    iv_and_tag = 12 + 16
-    patch(
-        CryptoBatcher,
-        "seal_blob",
-        lambda self, key, prefix, plaintext, aad=b"": _done(
-            prefix + bytes(iv_and_tag + len(plaintext))
-        ),
-    )
-    patch(
-        CryptoBatcher,
-        "open",
-        lambda self, key, iv, ciphertext, tag, aad=b"": _done(bytes(len(ciphertext))),
-    )
-    patch(CryptoBatcher, "sign", lambda self, key, digest: _done(bytes(72)))
+
+def _crypto_stand_in(answer: Callable[[Any], asyncio.Future[Any]]) -> Callable[[Patch], None]:
+    """The batcher and the native calls replaced by answers of the same sizes."""
+
+    def stand_in(patch: Patch) -> None:
+        from gateway.crypto.batcher import CryptoBatcher
+
+        iv_and_tag = 12 + 16
+        patch(
+            CryptoBatcher,
+            "seal_blob",
+            lambda self, key, prefix, plaintext, aad=b"": answer(
+                prefix + bytes(iv_and_tag + len(plaintext))
+            ),
+        )
+        patch(
+            CryptoBatcher,
+            "open",
+            lambda self, key, iv, ciphertext, tag, aad=b"": answer(bytes(len(ciphertext))),
+        )
+        patch(CryptoBatcher, "sign", lambda self, key, digest: answer(bytes(72)))
+
+    return stand_in
+
+
+# Answered at once: the handler no longer waits for the batcher's turn of the loop.
+_without_crypto = _crypto_stand_in(_done)
+# Answered on the next turn, one call_soon per request: the handler still waits once, as
+# with the batcher, so over HTTP the two show what the wait itself changes.
+_without_crypto_next_turn = _crypto_stand_in(_next_turn)
 
 
 def _without_metrics(patch: Patch) -> None:
@@ -87,6 +105,7 @@ PARTS: dict[str, Callable[[Patch], None]] = {
     "sigv4": _without_sigv4,
     "quota": _without_quota,
     "crypto": _without_crypto,
+    "crypto-next-turn": _without_crypto_next_turn,
     "metrics": _without_metrics,
 }
 

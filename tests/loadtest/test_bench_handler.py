@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
 from typing import Any
@@ -104,9 +105,10 @@ def _answered(op: str, parts: list[str], monkeypatch: pytest.MonkeyPatch) -> lis
 def test_without_crypto_the_blobs_hold_no_ciphertext(monkeypatch: pytest.MonkeyPatch) -> None:
     for answer in _answered("Encrypt", [], monkeypatch):
         assert base64.b64decode(answer["CiphertextBlob"])[-28:] != bytes(28)
-    for answer in _answered("Encrypt", ["crypto"], monkeypatch):
-        # header, then an all-zero stand-in for iv || ciphertext || tag of the same size
-        assert base64.b64decode(answer["CiphertextBlob"])[-(12 + 32 + 16) :] == bytes(60)
+    for part in ("crypto", "crypto-next-turn"):
+        for answer in _answered("Encrypt", [part], monkeypatch):
+            # header, then an all-zero stand-in for iv || ciphertext || tag of the same size
+            assert base64.b64decode(answer["CiphertextBlob"])[-(12 + 32 + 16) :] == bytes(60)
 
 
 def test_without_sigv4_only_the_first_request_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,6 +162,13 @@ def test_without_metrics_no_request_is_counted(monkeypatch: pytest.MonkeyPatch) 
     metrics.on_charge("111122223333", "us-east-1", "kms:CreateKey", "CreateKey", False)
     metrics.flush()
     assert b'operation="Encrypt"' not in generate_latest(metrics.registry)
+
+
+async def test_crypto_stand_ins_answer_at_once_or_on_the_next_turn() -> None:
+    at_once, next_turn = ablation._done("a"), ablation._next_turn("b")
+    assert at_once.done() and not next_turn.done()
+    await asyncio.sleep(0)
+    assert next_turn.result() == "b"
 
 
 def test_an_unknown_part_is_refused() -> None:
