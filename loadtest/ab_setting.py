@@ -3,6 +3,9 @@
 python -m loadtest.ab_setting --env GATEWAY_ECDSA_PRECOMPUTE --values 256,0
     [--ops Encrypt,Sign] [--workers 1] [--rounds 4] [--seconds 6] [-c 32]
 
+With ``--env KMS_LOADTEST_GATEWAY_SRC --values /tree/a,/tree/b`` the two values are two
+checkouts (each with its native core built), so two versions of the code alternate.
+
 Each round starts a fresh gateway per value (the order flips every round, so drift on a
 shared box falls on both sides), drives each operation with the fast driver and prints
 requests/s and server CPU per request. The summary gives, per value, the median over the
@@ -96,8 +99,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     rounds.add_options(parser, seconds=6.0)
     args = parser.parse_args()
-    if not args.env.startswith("GATEWAY_"):
-        raise SystemExit("--env names a gateway setting: GATEWAY_...")
+    if not args.env.startswith("GATEWAY_") and args.env != "KMS_LOADTEST_GATEWAY_SRC":
+        raise SystemExit("--env names a gateway setting (GATEWAY_...) or KMS_LOADTEST_GATEWAY_SRC")
     args.ops = args.ops.split(",")
     unknown = [op for op in args.ops if op not in operations.OPERATIONS]
     if unknown:
