@@ -173,14 +173,64 @@ async def encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, An
     return {"CiphertextBlob": ciphertext, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
 
 
-async def decrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
-    """https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html"""
-    reject_recipient(req)
+def _ignores_ciphertext(req: dict[str, Any]) -> bool:
+    """A dry run that checks the key and leaves the ciphertext alone (DryRunModifiers
+    IGNORE_CIPHERTEXT, which applies only when DryRun is true)."""
+    return bool(req.get("DryRun")) and "IGNORE_CIPHERTEXT" in (req.get("DryRunModifiers") or ())
+
+
+def _require_ciphertext(req: dict[str, Any]) -> None:
+    # Optional in the model only for IGNORE_CIPHERTEXT dry runs; required in every other case.
     if "CiphertextBlob" not in req:
         raise ValidationException(
             "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
             "constraint: Member must not be null"
         )
+
+
+async def _dry_run_without_ciphertext(
+    kms: Kms,
+    caller: Caller,
+    operation: str,
+    req: dict[str, Any],
+    key_member: str,
+    algorithm: str | None,
+    context: dict[str, str] | None,
+    *,
+    charge: bool,
+) -> None:
+    """Every check a ciphertext's key would pass, on the key named in ``key_member``; then
+    DryRunOperationException. Without a ciphertext that key can only come from the request."""
+    key_ref = req.get(key_member)
+    if key_ref is None:
+        raise ValidationException(
+            f"{key_member} is required when DryRun is true and DryRunModifiers includes "
+            "IGNORE_CIPHERTEXT."
+        )
+    key = kms.keys.cached(caller, key_ref) or await kms.keys.resolve(caller, key_ref)
+    if charge:
+        kms.charge_crypto(caller, operation, key.key_spec)
+    _check_usable(key, operation, algorithm)
+    if _is_rsa(key):
+        asymmetric_crypto.refuse_context(context)
+    dry_run(req)
+
+
+async def decrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html"""
+    reject_recipient(req)
+    if _ignores_ciphertext(req):
+        await _dry_run_without_ciphertext(
+            kms,
+            caller,
+            "Decrypt",
+            req,
+            "KeyId",
+            req.get("EncryptionAlgorithm"),
+            req.get("EncryptionContext"),
+            charge=True,
+        )
+    _require_ciphertext(req)
     key, plaintext, algorithm = await _open(
         kms,
         caller,
@@ -197,6 +247,9 @@ async def decrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, An
 
 async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ReEncrypt.html"""
+    ignores_ciphertext = _ignores_ciphertext(req)
+    if not ignores_ciphertext:
+        _require_ciphertext(req)
     destination = await kms.keys.resolve(caller, req["DestinationKeyId"])
     # One ReEncrypt is one request: it counts against the destination key's type.
     kms.charge_crypto(caller, "ReEncrypt", destination.key_spec)
@@ -206,6 +259,17 @@ async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
     target_context = req.get("DestinationEncryptionContext")
     if _is_rsa(destination):
         asymmetric_crypto.refuse_context(target_context)
+    if ignores_ciphertext:
+        await _dry_run_without_ciphertext(
+            kms,
+            caller,
+            "ReEncrypt",
+            req,
+            "SourceKeyId",
+            req.get("SourceEncryptionAlgorithm"),
+            req.get("SourceEncryptionContext"),
+            charge=False,
+        )
     source, plaintext, source_algorithm = await _open(
         kms,
         caller,

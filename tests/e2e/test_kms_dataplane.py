@@ -175,3 +175,65 @@ def test_dry_run_reports_success_without_doing_it(kms, key_id):
     with pytest.raises(ClientError) as excinfo:
         kms.encrypt(KeyId=key_id, Plaintext=b"x", DryRun=True)
     assert error_of(excinfo)[0] == "DryRunOperationException"
+
+
+def test_re_encrypt_without_a_ciphertext_is_a_validation_error(kms, key_id):
+    # The model makes CiphertextBlob optional (for IGNORE_CIPHERTEXT dry runs), so the SDK
+    # sends such a request; outside those dry runs it is a client error, not a 500.
+    for extra in ({}, {"DryRun": True}, {"DryRunModifiers": ["IGNORE_CIPHERTEXT"]}):
+        with pytest.raises(ClientError) as excinfo:
+            kms.re_encrypt(DestinationKeyId=key_id, SourceKeyId=key_id, **extra)
+        code, message = error_of(excinfo)
+        assert code == "ValidationException"
+        assert "Value null at 'ciphertextBlob'" in message
+
+
+def test_ignore_ciphertext_dry_runs_check_the_named_key(kms, key_id):
+    ignore = {"DryRun": True, "DryRunModifiers": ["IGNORE_CIPHERTEXT"]}
+    with pytest.raises(ClientError) as excinfo:
+        kms.decrypt(KeyId=key_id, **ignore)
+    assert error_of(excinfo)[0] == "DryRunOperationException"
+    with pytest.raises(ClientError) as excinfo:  # a ciphertext given anyway is not read
+        kms.decrypt(KeyId=key_id, CiphertextBlob=b"not a ciphertext", **ignore)
+    assert error_of(excinfo)[0] == "DryRunOperationException"
+    destination = kms.create_key()["KeyMetadata"]["KeyId"]
+    with pytest.raises(ClientError) as excinfo:
+        kms.re_encrypt(SourceKeyId=key_id, DestinationKeyId=destination, **ignore)
+    assert error_of(excinfo)[0] == "DryRunOperationException"
+    # The key is checked as a real Decrypt would check it.
+    kms.disable_key(KeyId=key_id)
+    try:
+        for call in (
+            lambda: kms.decrypt(KeyId=key_id, **ignore),
+            lambda: kms.re_encrypt(SourceKeyId=key_id, DestinationKeyId=destination, **ignore),
+        ):
+            with pytest.raises(ClientError) as excinfo:
+                call()
+            assert error_of(excinfo)[0] == "DisabledException"
+    finally:
+        kms.enable_key(KeyId=key_id)
+
+
+def test_ignore_ciphertext_dry_runs_need_the_key_named(kms, key_id):
+    ignore = {"DryRun": True, "DryRunModifiers": ["IGNORE_CIPHERTEXT"]}
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    for call, member in (
+        (lambda: kms.decrypt(CiphertextBlob=blob, **ignore), "KeyId"),
+        (
+            lambda: kms.re_encrypt(CiphertextBlob=blob, DestinationKeyId=key_id, **ignore),
+            "SourceKeyId",
+        ),
+    ):
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        code, message = error_of(excinfo)
+        assert code == "ValidationException" and message.startswith(f"{member} is required")
+
+
+def test_dry_run_modifiers_without_dry_run_change_nothing(kms, key_id):
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"still decrypted")["CiphertextBlob"]
+    out = kms.decrypt(CiphertextBlob=blob, DryRunModifiers=["IGNORE_CIPHERTEXT"])
+    assert out["Plaintext"] == b"still decrypted"
+    with pytest.raises(ClientError) as excinfo:  # and the ciphertext is still checked
+        kms.decrypt(KeyId=key_id, CiphertextBlob=b"x" * 40, DryRunModifiers=["IGNORE_CIPHERTEXT"])
+    assert error_of(excinfo)[0] == "InvalidCiphertextException"
