@@ -31,6 +31,9 @@ class Settings:
     log_level: str = "INFO"
     # Largest request body read; KMS requests are small (4 KiB plaintext, 32 KiB policies).
     max_body_bytes: int = 1 << 20
+    # Longest wait for the rest of a request body once its headers have arrived; past it the
+    # connection is closed (a client that sends a body slowly, or not at all, holds nothing).
+    body_timeout_seconds: float = 20.0
     # How often a worker reads the store's change log to drop cache entries that other
     # workers' writes (DisableKey, ScheduleKeyDeletion) made stale: they are seen within it.
     key_cache_seconds: float = 1.0
@@ -67,7 +70,12 @@ _INTS = (
     "ecdsa_inline_max",
     "ecdsa_precompute",
 )
-_FLOATS = ("key_cache_seconds", "deletion_sweep_seconds", "deletion_day_seconds")
+_FLOATS = (
+    "key_cache_seconds",
+    "deletion_sweep_seconds",
+    "deletion_day_seconds",
+    "body_timeout_seconds",
+)
 _PATHS = ("data_dir", "config", "tls_cert", "tls_key")
 
 
@@ -127,6 +135,8 @@ def _validate(s: Settings) -> None:
         )
     if s.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
+    if not 0.1 <= s.body_timeout_seconds <= 3600:
+        raise ConfigError(f"body_timeout_seconds must be 0.1..3600, got {s.body_timeout_seconds}")
 
 
 def load_settings(

@@ -45,6 +45,10 @@ class RequestEntityTooLargeException(AwsError):
     status = 413
 
 
+class RequestTimeoutException(AwsError):
+    status = 408
+
+
 class MissingAuthenticationTokenException(AwsError):
     pass
 

@@ -140,6 +140,7 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
             kms,
             credentials,
             max_body_bytes=settings.max_body_bytes,
+            body_timeout=settings.body_timeout_seconds,
             max_in_flight=settings.max_in_flight,
             metrics=metrics,
         )

@@ -1,12 +1,15 @@
 """``POST /`` for AWS JSON 1.1 services: authenticate, dispatch, answer AWS-style.
 
-The order is AWS's: in-flight budget, body size, SigV4, target lookup, quota, then one
-parse of the body. Every
-answer carries ``x-amzn-RequestId``; every error is ``{"__type", "message"}``.
+The order: the body (its size, then its arrival within the body timeout), the in-flight
+budget, SigV4, target lookup, quota, then one parse of the body. A request counts against
+the in-flight budget only once its body is in: a client that sends its body slowly, or
+never, holds a connection until the timeout and no share of the budget. Every answer
+carries ``x-amzn-RequestId``; every error is ``{"__type", "message"}``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
@@ -14,12 +17,15 @@ import uuid
 from collections.abc import Callable
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from gateway.caller import Caller
 from gateway.errors import (
     AwsError,
     KMSInternalException,
     RequestEntityTooLargeException,
+    RequestTimeoutException,
+    SerializationException,
     ThrottlingException,
     UnknownOperationException,
     UnrecognizedClientException,
@@ -57,6 +63,7 @@ class KmsEndpoint:
         credentials: Credentials,
         *,
         max_body_bytes: int,
+        body_timeout: float,
         max_in_flight: int,
         metrics: GatewayMetrics,
     ) -> None:
@@ -67,6 +74,7 @@ class KmsEndpoint:
         self._shapes.compile_all()  # pay for the validators at start, not on first requests
         self._signing_keys = sigv4.SigningKeyCache()
         self._max_body = max_body_bytes
+        self._body_timeout = body_timeout
         self._max_in_flight = max_in_flight
         self.in_flight = 0  # read by the metrics at scrape time
         self._request_ids = _request_id_source()
@@ -78,18 +86,20 @@ class KmsEndpoint:
         error_type: str | None = None
         key_state: str | None = None
         close = False
-        self.in_flight += 1
+        counted = False
         try:
-            if self.in_flight > self._max_in_flight:
+            body = self._body_at_hand(request)
+            if body is None:
+                body = await self._read_body(request)
+            if self.in_flight >= self._max_in_flight:
                 # Shed load at once instead of queueing without bound; SDKs back off on it.
                 close = True
                 raise ThrottlingException(
                     "The gateway is handling too many requests at once. "
                     "Reduce the frequency of your calls."
                 )
-            body = self._body_at_hand(request)
-            if body is None:
-                body = await self._read_body(request)
+            self.in_flight += 1
+            counted = True
             signed = sigv4.parse_authorization(request.headers, now=time.time(), service="kms")
             key_id = signed.access_key_id
             # Cached credentials without awaiting: one coroutine fewer on every request.
@@ -113,11 +123,21 @@ class KmsEndpoint:
         except AwsError as err:
             status, payload = err.status, awsjson.encode_error(err)
             error_type, key_state = err.code, err.key_state
-            close = close or isinstance(err, RequestEntityTooLargeException)
+            # The rest of a refused body, if any, was never read: this connection is done.
+            close = close or isinstance(
+                err, RequestEntityTooLargeException | RequestTimeoutException
+            )
             log.info(
                 "request refused",
                 extra={"request_id": request_id, "operation": operation, "error": err.code},
             )
+        except ConnectionResetError:
+            # The client went away before its body was in: nobody to answer and nothing
+            # failed, so no error is counted (the answer below is never sent).
+            log.debug("client disconnected", extra={"request_id": request_id})
+            gone = web.Response(status=400)
+            gone.force_close()
+            return gone
         except Exception:
             log.exception(
                 "request failed", extra={"request_id": request_id, "operation": operation}
@@ -126,7 +146,8 @@ class KmsEndpoint:
             status, payload = internal.status, awsjson.encode_error(internal)
             error_type = internal.code
         finally:
-            self.in_flight -= 1
+            if counted:
+                self.in_flight -= 1
         response = web.Response(body=payload, status=status, headers=_JSON_HEADERS)
         response.headers["x-amzn-RequestId"] = request_id
         if close:
@@ -162,11 +183,21 @@ class KmsEndpoint:
     async def _read_body(self, request: web.Request) -> bytes:
         chunks: list[bytes] = []
         size = 0
-        while chunk := await request.content.readany():
-            size += len(chunk)
-            if size > self._max_body:
-                raise self._too_large()
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(self._body_timeout):
+                while chunk := await request.content.readany():
+                    size += len(chunk)
+                    if size > self._max_body:
+                        raise self._too_large()
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise RequestTimeoutException(
+                f"The request body did not arrive within {self._body_timeout:g} seconds."
+            ) from None
+        except RequestPayloadError:
+            # Framing or Content-Encoding that aiohttp could not decode: a client error. The
+            # message does not quote aiohttp's, which can quote the body.
+            raise SerializationException("The request body could not be read.") from None
         return b"".join(chunks)
 
     def _too_large(self) -> AwsError:

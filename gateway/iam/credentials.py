@@ -62,6 +62,10 @@ class Credentials:
         hit = self.cached(access_key_id)
         if hit is not None:
             return hit
+        if not access_key_id.isascii():
+            # Ids are ASCII; header bytes that are not UTF-8 arrive as lone surrogates,
+            # which the store cannot even encode to look up.
+            return None
         now = self._clock()
         if self._unknown.get(access_key_id, 0.0) > now:
             return None

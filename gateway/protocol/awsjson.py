@@ -47,6 +47,12 @@ def encode_error(err: AwsError) -> bytes:
     KMS writes ``message`` in lower case; botocore reads either spelling. An error without a
     message is sent without the member, as AWS does.
     """
-    if err.message:
+    if not err.message:
+        return orjson.dumps({"__type": err.code})
+    try:
         return orjson.dumps({"__type": err.code, "message": err.message})
-    return orjson.dumps({"__type": err.code})
+    except TypeError:
+        # A message quoting header bytes that were not UTF-8 (aiohttp decodes them to lone
+        # surrogates, which JSON cannot carry): quote them as U+FFFD instead.
+        text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in err.message)
+        return orjson.dumps({"__type": err.code, "message": text})

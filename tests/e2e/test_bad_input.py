@@ -6,6 +6,9 @@ import base64
 import datetime
 import json
 import os
+import socket
+import time
+import urllib.request
 
 import pytest
 
@@ -180,3 +183,113 @@ def test_gateway_keeps_serving_after_abuse(gateway, kms, key_id):
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"still fine"
     assert gateway.process.poll() is None
     assert "Traceback" not in gateway.log_path.read_text()
+
+
+# --- bytes that are not UTF-8, bodies that cannot be read, clients that leave ---
+
+
+def _exchange(url: str, data: bytes, then: bytes = b"") -> tuple[int, dict, bytes]:
+    """Write ``data`` (and ``then`` a moment later, as another TCP segment); one answer."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        if then:
+            time.sleep(0.1)
+            sock.sendall(then)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += sock.recv(65536)
+        head, _, rest = reply.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        while len(rest) < length:
+            rest += sock.recv(65536)
+    return int(head.split(b" ")[1]), json.loads(rest), head
+
+
+def _now() -> tuple[bytes, bytes]:
+    now = datetime.datetime.now(datetime.UTC)
+    return now.strftime("%Y%m%dT%H%M%SZ").encode(), now.strftime("%Y%m%d").encode()
+
+
+def test_an_access_key_id_that_is_not_utf8_is_unrecognized(url):
+    amz_date, day = _now()
+    request = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.ListKeys\r\n"
+        b"X-Amz-Date: "
+        + amz_date
+        + b"\r\nAuthorization: AWS4-HMAC-SHA256 Credential=\xffKIA/"
+        + day
+        + b"/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature=00\r\n"
+        b"Content-Length: 2\r\n\r\n{}"
+    )
+    status, payload, head = _exchange(url, request)
+    assert (status, payload["__type"]) == (400, "UnrecognizedClientException")
+    assert b"x-amzn-RequestId" in head
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [b"AWS4-HMAC-SHA256 Credential=\xff", b"AWS4-HMAC-SHA256 Credential=a\xc4/b, Sig"],
+)
+def test_header_bytes_that_are_not_utf8_are_quoted_safely(url, auth):
+    request = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.ListKeys\r\n"
+        b"Authorization: " + auth + b"\r\nContent-Length: 0\r\n\r\n"
+    )
+    status, payload, head = _exchange(url, request)
+    assert (status, payload["__type"]) == (400, "IncompleteSignatureException")
+    assert "\ufffd" in payload["message"] and b"x-amzn-RequestId" in head
+
+
+def test_a_body_whose_content_encoding_does_not_decode_is_a_serialization_error(url):
+    head = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.ListKeys\r\n"
+        b"Content-Encoding: gzip\r\nContent-Length: 10\r\n\r\n"
+    )
+    status, payload, _ = _exchange(url, head, then=b"notgzip!!!")
+    assert (status, payload["__type"]) == (400, "SerializationException")
+
+
+def _internal_errors(url: str) -> float:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("gateway_errors_total") and "KMSInternalException" in line
+    )
+
+
+def test_a_client_that_leaves_mid_body_is_no_internal_error(gateway, url):
+    before = _internal_errors(url)
+    port = int(url.rsplit(":", 1)[1])
+    for _ in range(3):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{")
+        time.sleep(0.1)
+        sock.close()
+    time.sleep(0.3)
+    assert _internal_errors(url) == before
+    assert "request failed" not in gateway.log_path.read_text()
+
+
+def test_a_malformed_body_is_logged_without_its_bytes(gateway, url, key_id):
+    secret_text = base64.b64encode(b"PLAINTEXT that must stay out of the log").decode()
+    body = json.dumps({"KeyId": key_id, "Plaintext": secret_text}).encode()
+    # One write, the chunk size five short: aiohttp's parser refuses it and logs why.
+    request = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.Encrypt\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+        + f"{len(body) - 5:x}".encode()
+        + b"\r\n"
+        + body
+        + b"\r\n0\r\n\r\n"
+    )
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        assert sock.recv(65536).split(b" ")[1] == b"400"  # aiohttp's own answer
+    time.sleep(0.3)
+    log = gateway.log_path.read_text()
+    assert "malformed HTTP request refused" in log
+    assert secret_text[:24] not in log

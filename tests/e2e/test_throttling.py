@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import math
@@ -44,9 +45,16 @@ def limited(tmp_path_factory: pytest.TempPathFactory):
     server.stop()
 
 
-def _offer(server: GatewayProcess, region: str, rate: float, start: float, seconds: int,
-           sent: list[tuple[float, str]], lock: threading.Lock,
-           threads: int = 2) -> list[threading.Thread]:
+def _offer(
+    server: GatewayProcess,
+    region: str,
+    rate: float,
+    start: float,
+    seconds: int,
+    sent: list[tuple[float, str]],
+    lock: threading.Lock,
+    threads: int = 2,
+) -> list[threading.Thread]:
     """Send GenerateRandom at ``rate``/s from ``start`` for ``seconds`` (open loop).
 
     The request is signed once and replayed (a signature stays valid for minutes), so the
@@ -140,36 +148,106 @@ def test_hot_key_state_changes_are_throttled_under_the_account_quota(limited):
     kms.disable_key(KeyId=cold)  # another key of the same account is not hot
 
 
+def _raw(port: int, data: bytes, timeout: float = 10) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.sendall(data)
+    return sock
+
+
+def _response(sock: socket.socket) -> bytes:
+    """One whole response (its Content-Length's worth): the server may linger before it
+    closes a connection whose body it did not read, so EOF is not waited for."""
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        reply += sock.recv(65536)
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return head + b"\r\n\r\n" + rest
+
+
+def _head(server: GatewayProcess, target: str, body: bytes) -> bytes:
+    headers = signed_headers(server.url, target, body)
+    lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return (
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n{lines}"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+
+
 def test_overload_is_refused_at_once_and_nothing_is_lost(tmp_path):
+    server = GatewayProcess(tmp_path / "data", extra_env={"GATEWAY_MAX_IN_FLIGHT": "1"}).start()
+    try:
+        kms = server.client()
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        # An Encrypt waits for its batch: one in that wait holds the only slot, and the
+        # others of the same burst are refused. Sixteen whole requests are written at once
+        # on sixteen connections; bounded: until a refusal was seen, at most 10 s.
+        body = f'{{"KeyId": "{key_id}", "Plaintext": "a2VwdA=="}}'.encode()
+        sealed, refused = [], []
+        deadline = time.monotonic() + 10
+        while not refused and time.monotonic() < deadline:
+            wire = _head(server, "TrentService.Encrypt", body) + body
+            socks = [
+                socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(16)
+            ]
+            for sock in socks:
+                sock.sendall(wire)
+            for sock in socks:
+                reply = _response(sock)
+                sock.close()
+                answer = json.loads(reply.partition(b"\r\n\r\n")[2])
+                if reply.startswith(b"HTTP/1.1 200"):
+                    sealed.append(base64.b64decode(answer["CiphertextBlob"]))
+                else:
+                    assert reply.startswith(b"HTTP/1.1 400"), reply[:200]
+                    refused.append(answer["__type"])
+        assert refused, "overload never refused"
+        assert set(refused) == {"ThrottlingException"}
+        assert server.healthy()  # /healthz is outside the budget
+        assert sealed
+        for blob in sealed:  # every answered request was really done
+            assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
+    finally:
+        server.stop()
+
+
+def test_a_slow_body_holds_no_share_of_the_budget_and_times_out(tmp_path):
     server = GatewayProcess(
-        tmp_path / "data", extra_env={"GATEWAY_MAX_IN_FLIGHT": "1"}
+        tmp_path / "data",
+        extra_env={"GATEWAY_MAX_IN_FLIGHT": "1", "GATEWAY_BODY_TIMEOUT_SECONDS": "1"},
     ).start()
     try:
         kms = server.client()
         key_id = kms.create_key()["KeyMetadata"]["KeyId"]
         body = f'{{"KeyId": "{key_id}", "Plaintext": "aGVsbG8="}}'.encode()
-        headers = signed_headers(server.url, "TrentService.Encrypt", body)
-        # A request that has sent only half its body holds the one in-flight slot.
-        slow = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        slow.sendall(
-            f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n{head}"
-            f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:10]
+        # Headers and part of a body, more than the budget allows, from no one signed in.
+        stalled = [
+            _raw(server.port, _head(server, "TrentService.Encrypt", body) + body[:10])
+            for _ in range(3)
+        ]
+        broken_chunks = _raw(
+            server.port,
+            b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.ListKeys\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n",
         )
-        deadline = time.monotonic() + 10
-        while True:  # bounded: until the slow request is being read by the server
-            try:
-                kms.generate_random(NumberOfBytes=4)
-            except ClientError as exc:
-                assert exc.response["Error"]["Code"] == "ThrottlingException"
-                assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-                break
-            assert time.monotonic() < deadline, "overload never refused"
-        assert server.healthy()  # /healthz is outside the budget
+        time.sleep(0.1)
+        broken_chunks.sendall(b"zz\r\n{}\r\n0\r\n\r\n")  # never a valid chunk size
+        # Meanwhile others are served.
+        assert kms.generate_random(NumberOfBytes=4)["Plaintext"]
+        # The stalled ones are answered 408 once the body timeout is over, and closed.
+        for sock in [*stalled, broken_chunks]:
+            reply = _response(sock)
+            sock.close()
+            assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+            assert b"Connection: close" in reply and b"RequestTimeoutException" in reply
+        # A body that does arrive within the timeout is served.
+        slow = _raw(server.port, _head(server, "TrentService.Encrypt", body) + body[:10])
+        time.sleep(0.2)
         slow.sendall(body[10:])
-        reply = slow.recv(65536).decode()
+        reply = _response(slow)
         slow.close()
-        assert reply.startswith("HTTP/1.1 200"), reply[:200]
-        kms.generate_random(NumberOfBytes=4)  # serving normally again
+        assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
     finally:
         server.stop()
