@@ -9,16 +9,22 @@ from unittest import mock
 import pytest
 from aiohttp.streams import StreamReader
 from aiohttp.test_utils import make_mocked_request
+from aiohttp.web_protocol import RequestPayloadError
 
-from gateway.errors import RequestEntityTooLargeException
+from gateway.errors import (
+    RequestEntityTooLargeException,
+    RequestTimeoutException,
+    SerializationException,
+)
 from gateway.http.endpoint import KmsEndpoint
 
 LIMIT = 1024
 
 
-def _endpoint() -> KmsEndpoint:
-    endpoint = object.__new__(KmsEndpoint)  # only the body limit is needed here
+def _endpoint(timeout: float = 10.0) -> KmsEndpoint:
+    endpoint = object.__new__(KmsEndpoint)  # only the body's limits are needed here
     endpoint._max_body = LIMIT
+    endpoint._body_timeout = timeout
     return endpoint
 
 
@@ -74,3 +80,24 @@ async def test_a_body_still_arriving_is_refused_once_over_the_limit() -> None:
     with pytest.raises(RequestEntityTooLargeException):
         await _endpoint()._read_body(request)  # type: ignore[arg-type]
     await feeding
+
+
+async def test_a_body_that_stops_arriving_times_out() -> None:
+    request = _request(b'{"KeyId":', eof=False)
+    with pytest.raises(RequestTimeoutException, match="within 0.05 seconds"):
+        await _endpoint(timeout=0.05)._read_body(request)  # type: ignore[arg-type]
+
+
+async def test_a_body_aiohttp_cannot_decode_is_a_serialization_error() -> None:
+    request = _request(b"{", eof=False)
+    request.content.set_exception(RequestPayloadError("bad chunk: b'secret'"))  # type: ignore[attr-defined]
+    with pytest.raises(SerializationException) as excinfo:
+        await _endpoint()._read_body(request)  # type: ignore[arg-type]
+    assert "secret" not in excinfo.value.message  # aiohttp's text can quote the body
+
+
+async def test_a_client_gone_mid_body_is_left_to_the_handler() -> None:
+    request = _request(b"{", eof=False)
+    request.content.set_exception(ConnectionResetError("Connection lost"))  # type: ignore[attr-defined]
+    with pytest.raises(ConnectionResetError):
+        await _endpoint()._read_body(request)  # type: ignore[arg-type]
