@@ -17,7 +17,7 @@ from gateway.errors import InvalidArnException, KMSInternalException, NotFoundEx
 from gateway.keys.lru import MISSING, Lru
 from gateway.keys.model import Alias, Key, WrappedMaterial, key_arn
 from gateway.keys.rootkey import RootKey, RootKeyError, material_aad
-from gateway.store.base import ConflictError, Store
+from gateway.store.base import MissingError, Store
 
 log = logging.getLogger("gateway.keys")
 
@@ -81,14 +81,18 @@ class KeyRepository:
         self._seen_change = latest
 
     async def run_refresher(self, interval: float) -> None:
+        clock = asyncio.get_running_loop().time
         while True:
+            began = clock()
             try:
                 await self.refresh()
             except Exception:
                 log.exception("key cache refresh failed; dropping the whole cache")
                 self._keys.clear()
                 self._aliases.clear()
-            await asyncio.sleep(interval)
+            # On a fixed beat: a refresh that waited behind this worker's own writes (one
+            # store thread) does not push the next one later.
+            await asyncio.sleep(max(0.0, interval - (clock() - began)))
 
     # --- metadata --------------------------------------------------------------------------
     async def get(self, account: str, region: str, key_id: str) -> Key | None:
@@ -118,26 +122,19 @@ class KeyRepository:
         self._wrapped.pop((account, region, key_id))
 
     async def modify(self, key: Key, change: Callable[[Key], Key]) -> Key:
-        """Apply ``change`` to a key and store the result, safely against other workers.
+        """Apply ``change`` to a key as stored and store the result, in one transaction.
 
-        ``change`` may raise (a state check); it runs again on the stored record whenever
-        this worker's copy turns out to be stale, so no concurrent change is ever undone.
+        ``change`` may raise (a state check). It runs on the stored record, never on this
+        worker's cached copy (``key`` only names the key): a stale copy could otherwise
+        turn a real change into a no-op answered as a success, or refuse one the stored
+        state allows. Concurrent changes, in any worker, apply one after another.
         """
-        for _ in range(5):
-            changed = change(key)
-            if changed == key:
-                return key
-            try:
-                await self._store.update_key(changed, expected=key)
-            except ConflictError:
-                fresh = await self._store.get_key(key.account, key.region, key.key_id)
-                if fresh is None:
-                    raise NotFoundException(f"Key '{key.arn}' does not exist") from None
-                key = fresh
-                continue
-            self.remember(changed)
-            return changed
-        raise KMSInternalException("The key is being changed concurrently; retry.")
+        try:
+            changed = await self._store.modify_key(key.account, key.region, key.key_id, change)
+        except MissingError:
+            raise NotFoundException(f"Key '{key.arn}' does not exist") from None
+        self.remember(changed)
+        return changed
 
     async def require(self, caller: Caller, key_id: str) -> Key:
         key = await self.get(caller.account, caller.region, key_id)

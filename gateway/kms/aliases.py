@@ -20,7 +20,7 @@ from gateway.kms.keyspecs import Family, spec_of
 from gateway.kms.paging import DEFAULT_LIMIT, decode_marker, page
 from gateway.kms.service import Kms
 from gateway.kms.states import check_state
-from gateway.store.base import DuplicateError, MissingError
+from gateway.store.base import DuplicateError, LimitReachedError, MissingError
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-")
 
@@ -59,18 +59,23 @@ async def create_alias(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[st
     _check_name(name)
     key = await kms.keys.resolve(caller, req["TargetKeyId"], aliases=False)
     check_state(key, "CreateAlias")
-    count = await kms.store.count_aliases(caller.account, caller.region, key.key_id)
     max_aliases = kms.limit(caller, "kms:AliasesPerKey")
-    if count >= max_aliases:
-        raise LimitExceededException(f"A KMS key can have at most {max_aliases} aliases.")
     now = kms.clock()
     alias = Alias(caller.account, caller.region, name, key.key_id, now, now)
     kms.keys.forget_alias(caller.account, caller.region, name)
     try:
-        await kms.store.create_alias(alias)
+        # The quota is checked in the store's transaction: concurrent CreateAlias calls, in
+        # any worker, cannot pass it together.
+        await kms.store.create_alias(alias, max_per_key=max_aliases)
+    except LimitReachedError:
+        raise _too_many_aliases(max_aliases) from None
     except DuplicateError:
         raise AlreadyExistsException(f"An alias with the name {alias.arn} already exists") from None
     return {}
+
+
+def _too_many_aliases(max_aliases: int) -> LimitExceededException:
+    return LimitExceededException(f"A KMS key can have at most {max_aliases} aliases.")
 
 
 async def update_alias(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
@@ -94,8 +99,11 @@ async def update_alias(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[st
             f"{target.key_usage}: the new key must have the same type and usage."
         )
     updated = Alias(alias.account, alias.region, name, target.key_id, alias.created, kms.clock())
+    max_aliases = kms.limit(caller, "kms:AliasesPerKey")
     try:
-        await kms.store.update_alias(updated)
+        await kms.store.update_alias(updated, max_per_key=max_aliases)
+    except LimitReachedError:
+        raise _too_many_aliases(max_aliases) from None
     except MissingError:
         raise _not_found(caller, name) from None
     finally:

@@ -8,6 +8,7 @@ Records are the plain dataclasses of ``gateway.keys.model``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from gateway.keys.model import AccessKey, Alias, Key, WrappedMaterial
@@ -63,6 +64,18 @@ class Store(Protocol):
         never undo another worker's change.
         """
 
+    async def modify_key(
+        self, account: str, region: str, key_id: str, change: Callable[[Key], Key]
+    ) -> Key:
+        """Read a key, apply ``change`` and store its result in one write transaction.
+
+        Changes from any process are applied one after another, each to the record the one
+        before left, never to a cached copy: a stale copy can neither undo another change
+        nor swallow this one as a no-op. ``change`` runs on the store's thread and must be
+        quick and pure; if it raises (a state check), nothing is written and the error
+        propagates. MissingError if the key is absent. Returns the record as stored.
+        """
+
     async def list_keys(
         self, account: str, region: str, after: str | None, limit: int
     ) -> list[Key]:
@@ -108,13 +121,16 @@ class Store(Protocol):
         """Add a new material version (rotation); DuplicateError if the version exists."""
 
     # --- aliases --------------------------------------------------------------------------
-    async def create_alias(self, alias: Alias) -> None:
-        """DuplicateError if (account, region, name) exists."""
+    async def create_alias(self, alias: Alias, *, max_per_key: int | None = None) -> None:
+        """DuplicateError if (account, region, name) exists. With ``max_per_key``,
+        LimitReachedError if the target key already has that many aliases (checked in the
+        same transaction, so concurrent calls in several processes cannot pass it)."""
 
     async def get_alias(self, account: str, region: str, name: str) -> Alias | None: ...
 
-    async def update_alias(self, alias: Alias) -> None:
-        """MissingError if absent."""
+    async def update_alias(self, alias: Alias, *, max_per_key: int | None = None) -> None:
+        """MissingError if absent. With ``max_per_key``, LimitReachedError if the new target
+        key already has that many other aliases (checked in the same transaction)."""
 
     async def delete_alias(self, account: str, region: str, name: str) -> None:
         """MissingError if absent."""

@@ -236,6 +236,14 @@ def _check_limit(limit: int) -> None:
         raise ValueError(f"limit must be >= 0, got {limit}")
 
 
+_UPDATE_KEY = (
+    "UPDATE keys SET created = ?, key_spec = ?, key_usage = ?, origin = ?, "
+    "state = ?, description = ?, policy = ?, tags = ?, deletion_date = ?, "
+    "pending_window_days = ?, current_version = ?, multi_region = ? "
+    "WHERE account = ? AND region = ? AND key_id = ?"
+)
+
+
 class SqliteStore:
     """Store backed by one SQLite file in WAL mode, safe to share between worker processes.
 
@@ -443,6 +451,30 @@ class SqliteStore:
 
         return read()
 
+    async def modify_key(
+        self, account: str, region: str, key_id: str, change: Callable[[Key], Key]
+    ) -> Key:
+        """One write transaction: read the key, apply ``change``, write the result (see the
+        protocol). BEGIN IMMEDIATE serialises it with every other writer, in any process."""
+
+        def body(conn: sqlite3.Connection) -> Key:
+            row = conn.execute(
+                f"SELECT {_KEY_COLUMNS} FROM keys WHERE account = ? AND region = ? AND key_id = ?",
+                (account, region, key_id),
+            ).fetchone()
+            if row is None:
+                raise MissingError(f"key {key_id} not found")
+            current = _key_from_row(row)
+            changed = change(current)
+            if changed == current:
+                return current
+            if (changed.account, changed.region, changed.key_id) != (account, region, key_id):
+                raise ValueError("a change must keep the key's identity")
+            conn.execute(_UPDATE_KEY, (*_key_row(changed)[3:], account, region, key_id))
+            return changed
+
+        return await self._run(self._write, body)
+
     async def update_key(self, key: Key, *, expected: Key | None = None) -> None:
         """Replace a key's metadata; MissingError if absent.
 
@@ -458,12 +490,7 @@ class SqliteStore:
             key.key_id,
         ):
             raise ValueError("expected must be the same key")
-        sql = (
-            "UPDATE keys SET created = ?, key_spec = ?, key_usage = ?, origin = ?, "
-            "state = ?, description = ?, policy = ?, tags = ?, deletion_date = ?, "
-            "pending_window_days = ?, current_version = ?, multi_region = ? "
-            "WHERE account = ? AND region = ? AND key_id = ?"
-        )
+        sql = _UPDATE_KEY
         params: tuple[Any, ...] = (*row[3:], *row[:3])
         if expected is not None:
             # IS compares NULLs as equal; tags are canonical JSON, so text equality is dict
@@ -623,11 +650,12 @@ class SqliteStore:
         await self._run(self._write, body)
 
     # --- aliases --------------------------------------------------------------------------
-    async def create_alias(self, alias: Alias) -> None:
+    async def create_alias(self, alias: Alias, *, max_per_key: int | None = None) -> None:
         def body(conn: sqlite3.Connection) -> None:
             # Checked inside the transaction: a key deleted by another worker a moment ago
-            # must not get a dangling alias.
+            # must not get a dangling alias, nor a key more aliases than its quota.
             _require_key(conn, alias.account, alias.region, alias.target_key_id)
+            _check_alias_room(conn, alias, max_per_key)
             conn.execute(
                 f"INSERT INTO aliases ({_ALIAS_COLUMNS}) VALUES ({_marks(6)})",
                 (
@@ -657,9 +685,10 @@ class SqliteStore:
             raise StoreError(f"SQLite read failed: {_error_name(exc)}") from exc
         return _alias_from_row(row) if row else None
 
-    async def update_alias(self, alias: Alias) -> None:
+    async def update_alias(self, alias: Alias, *, max_per_key: int | None = None) -> None:
         def body(conn: sqlite3.Connection) -> None:
             _require_key(conn, alias.account, alias.region, alias.target_key_id)
+            _check_alias_room(conn, alias, max_per_key)
             cur = conn.execute(
                 "UPDATE aliases SET target_key_id = ?, created = ?, updated = ? "
                 "WHERE account = ? AND region = ? AND name = ?",
@@ -799,6 +828,19 @@ def _marks(n: int) -> str:
 
 def _error_name(exc: sqlite3.Error) -> str:
     return getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+
+
+def _check_alias_room(conn: sqlite3.Connection, alias: Alias, max_per_key: int | None) -> None:
+    """LimitReachedError if ``alias``'s target key has ``max_per_key`` aliases besides it."""
+    if max_per_key is None:
+        return
+    (count,) = conn.execute(
+        "SELECT count(*) FROM aliases "
+        "WHERE account = ? AND region = ? AND target_key_id = ? AND name != ?",
+        (alias.account, alias.region, alias.target_key_id, alias.name),
+    ).fetchone()
+    if count >= max_per_key:
+        raise LimitReachedError(f"{max_per_key} aliases on key {alias.target_key_id}")
 
 
 def _require_key(conn: sqlite3.Connection, account: str, region: str, key_id: str) -> None:

@@ -254,6 +254,25 @@ def test_disable_key_on_one_worker_is_seen_by_the_other(two_workers, pinned):
                5, "the other worker to accept the re-enabled key")
 
 
+def test_a_change_acknowledged_by_a_worker_with_a_stale_copy_is_stored(two_workers, pinned):
+    first, second = pinned.values()
+    key_id = first.ok("CreateKey")["KeyMetadata"]["KeyId"]
+    first.ok("DisableKey", KeyId=key_id)
+
+    def state(worker: PinnedKms) -> str:
+        return worker.ok("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"]
+
+    # The second worker caches the key as Disabled ...
+    wait_until(lambda: state(second) == "Disabled", 5, "the other worker to see it disabled")
+    # ... the first enables it, and the second, its copy still saying Disabled, is asked
+    # to disable it again at once: that DisableKey is acknowledged, so it must hold.
+    first.ok("EnableKey", KeyId=key_id)
+    second.ok("DisableKey", KeyId=key_id)
+    for worker in (first, second):
+        wait_until(lambda worker=worker: state(worker) == "Disabled", 5,
+                   "both workers to report the acknowledged DisableKey")
+
+
 def test_a_killed_worker_is_replaced(two_workers, pinned):
     victim = next(iter(pinned))
     os.kill(victim, signal.SIGKILL)

@@ -138,10 +138,45 @@ async def test_a_refresh_during_a_read_keeps_the_stale_answer_out_of_the_cache(s
     assert (await repo.get(ACCOUNT, REGION, key.key_id)).description == "changed"
 
 
-async def test_modify_retries_on_a_stale_copy_without_undoing_the_other_change(setup) -> None:
+async def test_modify_applies_to_the_stored_record_not_a_stale_copy(setup) -> None:
     store, repo, key, _, _ = setup
     stale = await repo.get(ACCOUNT, REGION, key.key_id)
     await store.update_key(key.copy(description="from another worker"))
     changed = await repo.modify(stale, lambda k: k.copy(tags={**k.tags, "a": "1"}))
     assert changed.description == "from another worker" and changed.tags == {"a": "1"}
     assert await store.get_key(ACCOUNT, REGION, key.key_id) == changed
+
+
+async def test_modify_is_no_no_op_on_a_stale_copy(setup) -> None:
+    # The cached copy still says Disabled; another worker has enabled the key since. A
+    # DisableKey here must be stored, not skipped because the copy already says Disabled.
+    store, repo, key, _, _ = setup
+    await store.update_key(key.copy(state=KeyState.DISABLED))
+    stale = await repo.get(ACCOUNT, REGION, key.key_id)
+    assert stale.state is KeyState.DISABLED
+    await store.update_key(key.copy(state=KeyState.ENABLED))
+    changed = await repo.modify(stale, lambda k: k.copy(state=KeyState.DISABLED))
+    assert changed.state is KeyState.DISABLED
+    assert (await store.get_key(ACCOUNT, REGION, key.key_id)).state is KeyState.DISABLED
+
+
+async def test_modify_checks_the_stored_state_not_the_cached_one(setup) -> None:
+    store, repo, key, _, _ = setup
+    await store.update_key(key.copy(state=KeyState.DISABLED))
+    stale = await repo.get(ACCOUNT, REGION, key.key_id)
+    await store.update_key(key.copy(state=KeyState.ENABLED))
+
+    def tag_if_enabled(current: Key) -> Key:
+        if current.state is not KeyState.ENABLED:
+            raise NotFoundException("refused on the state it was given")
+        return current.copy(tags={"t": "1"})
+
+    assert (await repo.modify(stale, tag_if_enabled)).tags == {"t": "1"}
+
+
+async def test_concurrent_modifies_of_one_key_all_apply(setup) -> None:
+    store, repo, key, _, _ = setup
+    await asyncio.gather(
+        *(repo.modify(key, lambda k, i=i: k.copy(tags={**k.tags, f"t{i}": "v"})) for i in range(40))
+    )
+    assert len((await store.get_key(ACCOUNT, REGION, key.key_id)).tags) == 40

@@ -761,3 +761,85 @@ async def test_get_key_with_materials_reads_both_together(store: SqliteStore) ->
     assert found == key
     assert materials == [make_material("k", 1), make_material("k", 2)]
     assert await store.get_key_with_materials(ACCOUNT, REGION, "missing") == (None, [])
+
+
+# --- changes read, applied and written in one transaction ---
+
+
+async def test_modify_key_applies_the_change_to_the_stored_record(store: SqliteStore) -> None:
+    key = await add_key(store, "k1")
+    await store.update_key(key.copy(description="stored"))
+    changed = await store.modify_key(ACCOUNT, REGION, "k1", lambda k: k.copy(tags={"a": "1"}))
+    assert changed.description == "stored" and changed.tags == {"a": "1"}
+    assert await store.get_key(ACCOUNT, REGION, "k1") == changed
+
+
+async def test_modify_key_writes_nothing_when_the_change_raises(store: SqliteStore) -> None:
+    key = await add_key(store, "k1")
+
+    def refuse(current: Key) -> Key:
+        raise LookupError("a state check said no")
+
+    with pytest.raises(LookupError):
+        await store.modify_key(ACCOUNT, REGION, "k1", refuse)
+    assert await store.get_key(ACCOUNT, REGION, "k1") == key
+    # The transaction was rolled back: the store goes on serving writes.
+    await store.modify_key(ACCOUNT, REGION, "k1", lambda k: k.copy(description="after"))
+    assert (await store.get_key(ACCOUNT, REGION, "k1")).description == "after"
+
+
+async def test_modify_key_of_a_missing_key_raises_missing(store: SqliteStore) -> None:
+    with pytest.raises(MissingError):
+        await store.modify_key(ACCOUNT, REGION, "absent", lambda k: k)
+
+
+async def test_two_stores_modifying_one_key_at_once_apply_every_change(tmp_path: Path) -> None:
+    # Two stores on one file stand for two worker processes.
+    a, b = SqliteStore(tmp_path / "kms.db"), SqliteStore(tmp_path / "kms.db")
+    await a.open()
+    await b.open()
+    try:
+        await add_key(a, "k1")
+        await asyncio.gather(
+            *(
+                store.modify_key(
+                    ACCOUNT, REGION, "k1", lambda k, i=i: k.copy(tags={**k.tags, f"t{i}": "v"})
+                )
+                for i in range(60)
+                for store in [(a, b)[i % 2]]
+            )
+        )
+        assert len((await b.get_key(ACCOUNT, REGION, "k1")).tags) == 60
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_aliases_per_key_hold_across_two_stores_at_once(tmp_path: Path) -> None:
+    a, b = SqliteStore(tmp_path / "kms.db"), SqliteStore(tmp_path / "kms.db")
+    await a.open()
+    await b.open()
+    try:
+        await add_key(a, "k1")
+        await add_key(a, "k2")
+
+        async def create(store: SqliteStore, i: int) -> bool:
+            alias = Alias(ACCOUNT, REGION, f"alias/a{i}", "k1", 0.0, 0.0)
+            try:
+                await store.create_alias(alias, max_per_key=10)
+            except LimitReachedError:
+                return False
+            return True
+
+        made = await asyncio.gather(*(create((a, b)[i % 2], i) for i in range(24)))
+        assert sum(made) == 10 and await a.count_aliases(ACCOUNT, REGION, "k1") == 10
+        # Retargeting counts too: k2 full, an alias of k1 cannot move to it.
+        for i in range(3):
+            await a.create_alias(Alias(ACCOUNT, REGION, f"alias/b{i}", "k2", 0.0, 0.0))
+        with pytest.raises(LimitReachedError):
+            await b.update_alias(Alias(ACCOUNT, REGION, "alias/a0", "k2", 0.0, 1.0), max_per_key=3)
+        # An alias already on the key is not counted against itself.
+        await b.update_alias(Alias(ACCOUNT, REGION, "alias/b0", "k2", 0.0, 2.0), max_per_key=3)
+    finally:
+        await a.close()
+        await b.close()
