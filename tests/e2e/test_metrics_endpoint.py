@@ -125,9 +125,11 @@ def traffic(request: pytest.FixtureRequest,
         # A worker's counts reach the other workers' scrapes on its flush timer (0.5 s).
         # The DescribeKey burst went last, to every worker: once each scrape counts all
         # of it, each worker's flush has brought everything sent before it too.
+        # Live gauges (requests in flight, crypto queues) are sampled on a timer of their
+        # own (0.5 s): a sample taken during the burst may still be the latest for a while.
         wait_until(
-            lambda: all(_describes(conn.get("/metrics")) == DESCRIBE_BURST for conn in conns),
-            10, "every worker's counts in the shared metric files",
+            lambda: all(_settled(conn.get("/metrics")) for conn in conns),
+            10, "every worker's counts in the shared metric files, and its gauges at rest",
         )
         traffic.scrapes = [conn.get("/metrics") for conn in conns]
         yield traffic
@@ -143,6 +145,19 @@ def parse(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
+
+
+def _settled(text: str) -> bool:
+    values = parse(text)
+    at_rest = all(
+        values.get((name, frozenset())) == 0
+        for name in (
+            "gateway_in_flight_requests",
+            "gateway_crypto_queue_depth",
+            "gateway_crypto_in_flight",
+        )
+    )
+    return at_rest and _describes(text) == DESCRIBE_BURST
 
 
 def _describes(text: str) -> float | None:
