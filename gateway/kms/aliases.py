@@ -17,7 +17,7 @@ from gateway.errors import (
 )
 from gateway.keys.model import Alias, alias_arn
 from gateway.kms.keyspecs import Family, spec_of
-from gateway.kms.paging import DEFAULT_LIMIT, decode_marker, page
+from gateway.kms.paging import decode_marker, limit_of, page
 from gateway.kms.service import Kms
 from gateway.kms.states import check_state
 from gateway.store.base import DuplicateError, LimitReachedError, MissingError
@@ -125,10 +125,10 @@ async def delete_alias(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[st
 
 async def list_aliases(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListAliases.html"""
+    limit = limit_of("ListAliases", req)
     key_id = None
     if "KeyId" in req:
         key_id = (await kms.keys.resolve(caller, req["KeyId"], aliases=False)).key_id
-    limit = req.get("Limit", DEFAULT_LIMIT)
     after = decode_marker(req.get("Marker"))
     found = await kms.store.list_aliases(caller.account, caller.region, key_id, after, limit + 1)
     aliases, paging = page(found, limit, lambda a: a.name)

@@ -116,18 +116,21 @@ async def _open(
         if key_ref is not None
         else None
     )
-    if requested is not None and _is_rsa(requested):
-        # Asymmetric ciphertexts carry no key id: Decrypt needs the KeyId to get here.
+    if requested is not None:
+        # A named key is checked before the blob is read: one that cannot decrypt (a
+        # signing, MAC or disabled key) is refused for what it is, whatever the blob holds.
         if charge:
             kms.charge_crypto(caller, operation, requested.key_spec)
         used = _check_usable(requested, operation, algorithm)
-        asymmetric_crypto.refuse_context(context)
-        return requested, await asymmetric_crypto.decrypt(kms, requested, data, used), used
+        if _is_rsa(requested):
+            # Asymmetric ciphertexts carry no key id: Decrypt needs the KeyId to get here.
+            asymmetric_crypto.refuse_context(context)
+            return requested, await asymmetric_crypto.decrypt(kms, requested, data, used), used
     try:
         parsed = blob.decode(data)
     except ValueError:
-        if charge:
-            kms.charge_crypto(caller, operation, requested.key_spec if requested else SYMMETRIC)
+        if charge and requested is None:
+            kms.charge_crypto(caller, operation, SYMMETRIC)
         raise InvalidCiphertextException("") from None
     if requested is not None and requested.key_id != parsed.key_id:
         raise IncorrectKeyException(
@@ -138,11 +141,12 @@ async def _open(
         or kms.keys.cached(caller, parsed.key_id)
         or await kms.keys.get(caller.account, caller.region, parsed.key_id)
     )
-    if charge:
+    if charge and requested is None:
         kms.charge_crypto(caller, operation, key.key_spec if key else SYMMETRIC)
     if key is None:
         raise InvalidCiphertextException("")
-    used = _check_usable(key, operation, algorithm)
+    if key is not requested:
+        used = _check_usable(key, operation, algorithm)
     version = parsed.version
     material = kms.keys.cached_material(key, version) or await kms.keys.material(key, version)
     if material is None:

@@ -13,10 +13,13 @@ from gateway.errors import (
     LimitExceededException,
     MalformedPolicyDocumentException,
     NotFoundException,
+    ValidationException,
 )
+from gateway.kms.paging import limit_of
 from gateway.kms.service import Kms
 
-POLICY_NAME = "default"  # the only key policy name AWS has
+POLICY_NAME = "default"  # the only key policy a caller can set
+RAM_POLICY_NAME = "AWS_RAM"  # AWS RAM's own, for keys shared through it (none are here)
 
 
 def default_policy(account: str) -> str:
@@ -58,6 +61,12 @@ def validate_policy(policy: str, max_bytes: int) -> None:
             raise MalformedPolicyDocumentException(
                 "Each policy statement must be an object with Effect Allow or Deny."
             )
+        # The API reference: "Each statement in the key policy must contain one or more
+        # principals." (The document's shape only: policies are stored, not evaluated.)
+        if not (statement.get("Principal") or statement.get("NotPrincipal")):
+            raise MalformedPolicyDocumentException(
+                "Each policy statement must contain one or more principals."
+            )
 
 
 def _check_name(req: dict[str, Any]) -> None:
@@ -75,6 +84,11 @@ async def get_key_policy(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[
 
 async def put_key_policy(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html"""
+    if req.get("PolicyName") == RAM_POLICY_NAME:
+        # The API reference: AWS_RAM is a valid name, but only the default policy can be set.
+        raise ValidationException(
+            "Only the default key policy can be set; AWS_RAM is managed by AWS RAM."
+        )
     _check_name(req)
     validate_policy(req["Policy"], kms.limit(caller, "kms:KeyPolicySize"))
     key = await kms.keys.resolve(caller, req["KeyId"], aliases=False)
@@ -84,5 +98,6 @@ async def put_key_policy(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[
 
 async def list_key_policies(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeyPolicies.html"""
+    limit_of("ListKeyPolicies", req)  # one policy fits any valid Limit
     await kms.keys.resolve(caller, req["KeyId"], aliases=False)
     return {"PolicyNames": [POLICY_NAME], "Truncated": False}

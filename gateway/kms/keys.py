@@ -22,7 +22,7 @@ from gateway.kms import keymaterial
 from gateway.kms.keypolicy import default_policy, validate_policy
 from gateway.kms.keyspecs import REFUSED, SPECS, Family
 from gateway.kms.metadata import key_metadata
-from gateway.kms.paging import DEFAULT_LIMIT, decode_marker, page
+from gateway.kms.paging import decode_marker, limit_of, page
 from gateway.kms.service import Kms
 from gateway.kms.states import check_state
 from gateway.kms.tags import tags_from_wire
@@ -107,7 +107,11 @@ async def describe_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[st
 
 async def list_keys(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeys.html"""
-    limit = req.get("Limit", DEFAULT_LIMIT)
+    limit = limit_of("ListKeys", req)
+    if "SELF" not in req.get("ResourceOwners", ("SELF",)):
+        # Only keys shared through AWS RAM asked for: none are, here.
+        decode_marker(req.get("Marker"))
+        return {"Keys": [], "Truncated": False}
     after = decode_marker(req.get("Marker"))
     found = await kms.store.list_keys(caller.account, caller.region, after, limit + 1)
     keys, paging = page(found, limit, lambda k: k.key_id)

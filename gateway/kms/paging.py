@@ -6,10 +6,31 @@ import base64
 import binascii
 from typing import Any
 
-from gateway.errors import InvalidMarkerException
+from gateway.errors import InvalidMarkerException, ValidationException
 
-DEFAULT_LIMIT = 100
 _PREFIX = "gw1:"
+
+# (default, largest) Limit per List operation, as each one's API reference states; the
+# model's shared LimitType allows up to 1000 for all of them.
+_LIMITS = {
+    "ListKeys": (100, 1000),
+    "ListKeyPolicies": (100, 1000),
+    "ListAliases": (50, 100),
+    "ListResourceTags": (50, 50),
+}
+
+
+def limit_of(operation: str, req: dict[str, Any]) -> int:
+    """The request's Limit, or the operation's default; ValidationException above its
+    largest, in AWS's words for a constraint on a member."""
+    default, largest = _LIMITS[operation]
+    limit = req.get("Limit", default)
+    if limit > largest:
+        raise ValidationException(
+            f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
+            f"constraint: Member must have value less than or equal to {largest}"
+        )
+    return int(limit)
 
 
 def encode_marker(last: str) -> str:

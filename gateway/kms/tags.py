@@ -7,7 +7,7 @@ from typing import Any
 from gateway.caller import Caller
 from gateway.errors import LimitExceededException, TagException
 from gateway.keys.model import Key
-from gateway.kms.paging import DEFAULT_LIMIT, decode_marker, page
+from gateway.kms.paging import decode_marker, limit_of, page
 from gateway.kms.service import Kms
 from gateway.kms.states import check_state
 
@@ -58,8 +58,8 @@ async def untag_resource(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[
 
 async def list_resource_tags(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListResourceTags.html"""
+    limit = limit_of("ListResourceTags", req)
     key = await kms.keys.resolve(caller, req["KeyId"], aliases=False)
-    limit = req.get("Limit", DEFAULT_LIMIT)
     after = decode_marker(req.get("Marker"))
     names = sorted(k for k in key.tags if after is None or k > after)
     names, paging = page(names, limit, lambda n: n)

@@ -237,3 +237,21 @@ def test_dry_run_modifiers_without_dry_run_change_nothing(kms, key_id):
     with pytest.raises(ClientError) as excinfo:  # and the ciphertext is still checked
         kms.decrypt(KeyId=key_id, CiphertextBlob=b"x" * 40, DryRunModifiers=["IGNORE_CIPHERTEXT"])
     assert error_of(excinfo)[0] == "InvalidCiphertextException"
+
+
+def test_a_named_key_that_cannot_decrypt_is_invalid_key_usage(kms, key_id):
+    # Whatever the blob: a real one, of another key, or garbage.
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    hmac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
+    signing_key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+    for other in (hmac_key, signing_key):
+        other_id = other["KeyMetadata"]["KeyId"]
+        for ciphertext in (blob, b"\0" * 64):
+            with pytest.raises(ClientError) as excinfo:
+                kms.decrypt(KeyId=other_id, CiphertextBlob=ciphertext)
+            assert error_of(excinfo)[0] == "InvalidKeyUsageException"
+            with pytest.raises(ClientError) as excinfo:
+                kms.re_encrypt(
+                    SourceKeyId=other_id, CiphertextBlob=ciphertext, DestinationKeyId=key_id
+                )
+            assert error_of(excinfo)[0] == "InvalidKeyUsageException"

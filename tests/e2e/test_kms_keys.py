@@ -215,3 +215,43 @@ def test_tags_overwrite_untag_and_limits(kms, key_id):
         kms.tag_resource(KeyId=key_id, Tags=many)
     assert error_of(excinfo)[0] == "LimitExceededException"
     assert len(kms.list_resource_tags(KeyId=key_id)["Tags"]) == 1  # nothing half-applied
+
+
+def test_list_limits_are_each_operations_own(kms, unchecked_kms, key_id):
+    other = kms.create_key()["KeyMetadata"]["KeyId"]
+    for i in range(56):  # a key holds at most 50: over two keys
+        kms.create_alias(AliasName=f"alias/limits-{i}", TargetKeyId=(key_id, other)[i % 2])
+    # ListAliases: 50 by default, at most 100; ListResourceTags at most 50.
+    first = kms.list_aliases()
+    assert len(first["Aliases"]) == 50 and first["Truncated"]
+    for call, largest in (
+        (lambda limit: unchecked_kms.list_aliases(Limit=limit), 100),
+        (lambda limit: unchecked_kms.list_resource_tags(KeyId=key_id, Limit=limit), 50),
+    ):
+        call(largest)
+        with pytest.raises(ClientError) as excinfo:
+            call(largest + 1)
+        code, message = error_of(excinfo)
+        assert code == "ValidationException"
+        assert f"less than or equal to {largest}" in message
+
+
+def test_list_keys_shared_through_ram_only_is_empty(kms, key_id):
+    assert kms.list_keys(ResourceOwners=["OTHER_ACCOUNTS_VIA_RAM"])["Keys"] == []
+    mine = kms.list_keys(ResourceOwners=["SELF", "OTHER_ACCOUNTS_VIA_RAM"], Limit=1000)["Keys"]
+    assert key_id in {k["KeyId"] for k in mine}
+
+
+def test_key_policy_rules_of_the_api_reference(kms, key_id):
+    statement = {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}
+    no_principal = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    with pytest.raises(ClientError) as excinfo:
+        kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=no_principal)
+    assert error_of(excinfo)[0] == "MalformedPolicyDocumentException"
+    with pytest.raises(ClientError) as excinfo:
+        kms.create_key(Policy=no_principal)
+    assert error_of(excinfo)[0] == "MalformedPolicyDocumentException"
+    current = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+    with pytest.raises(ClientError) as excinfo:
+        kms.put_key_policy(KeyId=key_id, PolicyName="AWS_RAM", Policy=current)
+    assert error_of(excinfo)[0] == "ValidationException"
