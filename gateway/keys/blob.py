@@ -16,6 +16,7 @@ another key id or material version. Decrypt needs nothing but the blob and the c
 from __future__ import annotations
 
 import functools
+import hashlib
 import struct
 import uuid
 from typing import NamedTuple
@@ -55,6 +56,14 @@ def _key_id_bytes(key_id: str) -> tuple[int, bytes]:
 def header_for(key_id: str, version: int) -> bytes:
     flags, raw = _key_id_bytes(key_id)
     return _HEADER.pack(FORMAT_V1, flags, raw, version)
+
+
+@functools.lru_cache(maxsize=4096)
+def material_id(key_arn: str, version: int) -> str:
+    """The KeyMaterialId AWS reports for a symmetric key's material version: 64 lowercase
+    hex characters, the same in every worker and across restarts. Derived from the key's
+    ARN and the version alone, so it says nothing about the material itself."""
+    return hashlib.sha256(f"{key_arn}#material-{version}".encode()).hexdigest()
 
 
 def encode(header: bytes, iv: bytes, ciphertext: bytes, tag: bytes) -> bytes:

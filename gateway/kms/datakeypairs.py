@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.caller import Caller
 from gateway.errors import UnsupportedOperationException
+from gateway.keys.blob import material_id
 from gateway.keys.model import Key
 from gateway.kms import keymaterial
 from gateway.kms.checks import dry_run, reject_recipient
@@ -51,6 +52,7 @@ async def generate_data_key_pair(kms: Kms, caller: Caller, req: dict[str, Any]) 
         "PublicKey": public,
         "KeyId": key.arn,
         "KeyPairSpec": req["KeyPairSpec"],
+        "KeyMaterialId": material_id(key.arn, key.current_version),
     }
 
 
@@ -66,4 +68,5 @@ async def generate_data_key_pair_without_plaintext(
         "PublicKey": public,
         "KeyId": key.arn,
         "KeyPairSpec": req["KeyPairSpec"],
+        "KeyMaterialId": material_id(key.arn, key.current_version),
     }

@@ -21,6 +21,7 @@ from gateway.errors import (
     ValidationException,
 )
 from gateway.keys import blob
+from gateway.keys.blob import material_id
 from gateway.keys.context import encode_context
 from gateway.keys.model import Key
 from gateway.kms import asymmetric_crypto
@@ -109,8 +110,11 @@ async def _open(
     algorithm: str | None,
     *,
     charge: bool,
-) -> tuple[Key, bytes, str]:
-    """Decrypt a blob; every failure that is not about the named key is one error."""
+) -> tuple[Key, bytes, str, int | None]:
+    """Decrypt a blob; every failure that is not about the named key is one error.
+
+    Returns the key, the plaintext, the algorithm and the material version a symmetric
+    blob named (None for an asymmetric ciphertext)."""
     requested = (
         (kms.keys.cached(caller, key_ref) or await kms.keys.resolve(caller, key_ref))
         if key_ref is not None
@@ -125,7 +129,8 @@ async def _open(
         if _is_rsa(requested):
             # Asymmetric ciphertexts carry no key id: Decrypt needs the KeyId to get here.
             asymmetric_crypto.refuse_context(context)
-            return requested, await asymmetric_crypto.decrypt(kms, requested, data, used), used
+            plaintext = await asymmetric_crypto.decrypt(kms, requested, data, used)
+            return requested, plaintext, used, None
     try:
         parsed = blob.decode(data)
     except ValueError:
@@ -161,7 +166,7 @@ async def _open(
         )
     except AuthenticationError:
         raise InvalidCiphertextException("") from None
-    return key, plaintext, used
+    return key, plaintext, used, version
 
 
 async def encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
@@ -235,7 +240,7 @@ async def decrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, An
             charge=True,
         )
     _require_ciphertext(req)
-    key, plaintext, algorithm = await _open(
+    key, plaintext, algorithm, version = await _open(
         kms,
         caller,
         "Decrypt",
@@ -246,7 +251,10 @@ async def decrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, An
         charge=True,
     )
     dry_run(req)
-    return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
+    answer = {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
+    if version is not None:
+        answer["KeyMaterialId"] = material_id(key.arn, version)
+    return answer
 
 
 async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
@@ -274,7 +282,7 @@ async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
             req.get("SourceEncryptionContext"),
             charge=False,
         )
-    source, plaintext, source_algorithm = await _open(
+    source, plaintext, source_algorithm, source_version = await _open(
         kms,
         caller,
         "ReEncrypt",
@@ -286,13 +294,23 @@ async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
     )
     dry_run(req)
     ciphertext = await _encrypt_with(kms, destination, plaintext, target_context, target_algorithm)
-    return {
+    answer = {
         "CiphertextBlob": ciphertext,
         "SourceKeyId": source.arn,
         "KeyId": destination.arn,
         "SourceEncryptionAlgorithm": source_algorithm,
         "DestinationEncryptionAlgorithm": target_algorithm,
     }
+    if source_version is not None:
+        answer["SourceKeyMaterialId"] = material_id(source.arn, source_version)
+    if not _is_rsa(destination):  # sealed under its current material (``seal``)
+        answer["DestinationKeyMaterialId"] = _current_material_id(destination)
+    return answer
+
+
+def _current_material_id(key: Key) -> str:
+    """The KeyMaterialId of what ``seal`` uses: the key's current material version."""
+    return material_id(key.arn, key.current_version)
 
 
 def _data_key_size(req: dict[str, Any]) -> int:
@@ -320,7 +338,12 @@ async def generate_data_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> di
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html"""
     reject_recipient(req)
     key, plaintext, ciphertext = await _generate_data_key(kms, caller, req, "GenerateDataKey")
-    return {"CiphertextBlob": ciphertext, "Plaintext": plaintext, "KeyId": key.arn}
+    return {
+        "CiphertextBlob": ciphertext,
+        "Plaintext": plaintext,
+        "KeyId": key.arn,
+        "KeyMaterialId": _current_material_id(key),
+    }
 
 
 async def generate_data_key_without_plaintext(
@@ -330,7 +353,11 @@ async def generate_data_key_without_plaintext(
     key, _, ciphertext = await _generate_data_key(
         kms, caller, req, "GenerateDataKeyWithoutPlaintext"
     )
-    return {"CiphertextBlob": ciphertext, "KeyId": key.arn}
+    return {
+        "CiphertextBlob": ciphertext,
+        "KeyId": key.arn,
+        "KeyMaterialId": _current_material_id(key),
+    }
 
 
 async def generate_random(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.keys.blob import material_id
 from gateway.keys.model import Key, KeyState
 from gateway.kms.keyspecs import CUSTOMER_MASTER_KEY_SPECS, SPECS
 
@@ -28,6 +29,8 @@ def key_metadata(key: Key) -> dict[str, Any]:
     spec = SPECS.get(key.key_spec)
     if spec is not None:
         meta.update(spec.algorithms(key.key_usage))
+    if key.key_spec == "SYMMETRIC_DEFAULT" and key.origin == "AWS_KMS":
+        meta["CurrentKeyMaterialId"] = material_id(key.arn, key.current_version)
     if key.state is KeyState.PENDING_DELETION:
         meta["DeletionDate"] = key.deletion_date
     if key.multi_region:

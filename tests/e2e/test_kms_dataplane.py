@@ -255,3 +255,32 @@ def test_a_named_key_that_cannot_decrypt_is_invalid_key_usage(kms, key_id):
                     SourceKeyId=other_id, CiphertextBlob=ciphertext, DestinationKeyId=key_id
                 )
             assert error_of(excinfo)[0] == "InvalidKeyUsageException"
+
+
+def test_key_material_ids_name_the_material_used(kms, key_id):
+    current = kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
+    assert len(current) == 64 and set(current) <= set("0123456789abcdef")
+    generated = kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")
+    assert generated["KeyMaterialId"] == current
+    no_plaintext = kms.generate_data_key_without_plaintext(KeyId=key_id, KeySpec="AES_256")
+    assert no_plaintext["KeyMaterialId"] == current
+    pair = kms.generate_data_key_pair_without_plaintext(KeyId=key_id, KeyPairSpec="ECC_NIST_P256")
+    assert pair["KeyMaterialId"] == current
+    assert kms.decrypt(CiphertextBlob=generated["CiphertextBlob"])["KeyMaterialId"] == current
+    other = kms.create_key()["KeyMetadata"]
+    assert other["CurrentKeyMaterialId"] != current  # one per key (and material version)
+    moved = kms.re_encrypt(
+        CiphertextBlob=generated["CiphertextBlob"], DestinationKeyId=other["KeyId"]
+    )
+    assert moved["SourceKeyMaterialId"] == current
+    assert moved["DestinationKeyMaterialId"] == other["CurrentKeyMaterialId"]
+    # Asymmetric keys have no such id, and their ciphertexts name none.
+    rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    assert "CurrentKeyMaterialId" not in rsa
+    sealed = kms.encrypt(
+        KeyId=rsa["KeyId"], Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256"
+    )["CiphertextBlob"]
+    opened = kms.decrypt(
+        KeyId=rsa["KeyId"], CiphertextBlob=sealed, EncryptionAlgorithm="RSAES_OAEP_SHA_256"
+    )
+    assert opened["Plaintext"] == b"x" and "KeyMaterialId" not in opened
