@@ -68,7 +68,14 @@ async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Pat
     from gateway.http.app import create_app
 
     app = create_app(settings, shared_quotas=shared_quotas)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # keepalive_timeout also bounds a new connection that sends no request, or its headers
+    # a line at a time: aiohttp's own default keeps such a connection for an hour.
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=settings.idle_timeout_seconds,
+    )
     await runner.setup()
     site = web.TCPSite(
         runner,

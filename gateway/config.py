@@ -34,6 +34,9 @@ class Settings:
     # Longest wait for the rest of a request body once its headers have arrived; past it the
     # connection is closed (a client that sends a body slowly, or not at all, holds nothing).
     body_timeout_seconds: float = 20.0
+    # How long a connection may stay idle (between requests, or before its first request's
+    # headers are complete) before it is closed.
+    idle_timeout_seconds: float = 60.0
     # How often a worker reads the store's change log to drop cache entries that other
     # workers' writes (DisableKey, ScheduleKeyDeletion) made stale: they are seen within it.
     key_cache_seconds: float = 1.0
@@ -75,6 +78,7 @@ _FLOATS = (
     "deletion_sweep_seconds",
     "deletion_day_seconds",
     "body_timeout_seconds",
+    "idle_timeout_seconds",
 )
 _PATHS = ("data_dir", "config", "tls_cert", "tls_key")
 
@@ -135,6 +139,8 @@ def _validate(s: Settings) -> None:
         )
     if s.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
+    if not 1 <= s.idle_timeout_seconds <= 3600:
+        raise ConfigError(f"idle_timeout_seconds must be 1..3600, got {s.idle_timeout_seconds}")
     if not 0.1 <= s.body_timeout_seconds <= 3600:
         raise ConfigError(f"body_timeout_seconds must be 0.1..3600, got {s.body_timeout_seconds}")
 

@@ -21,6 +21,8 @@ import struct
 import uuid
 from typing import NamedTuple
 
+from gateway.keys.model import Key, key_arn
+
 FORMAT_V1 = 0x01
 _FLAG_MRK = 0x01
 _HEADER = struct.Struct(">BB16sI")
@@ -58,12 +60,19 @@ def header_for(key_id: str, version: int) -> bytes:
     return _HEADER.pack(FORMAT_V1, flags, raw, version)
 
 
-@functools.lru_cache(maxsize=4096)
-def material_id(key_arn: str, version: int) -> str:
+def material_id(key: Key, version: int) -> str:
     """The KeyMaterialId AWS reports for a symmetric key's material version: 64 lowercase
     hex characters, the same in every worker and across restarts. Derived from the key's
     ARN and the version alone, so it says nothing about the material itself."""
-    return hashlib.sha256(f"{key_arn}#material-{version}".encode()).hexdigest()
+    return _material_id(key.region, key.account, key.key_id, version)
+
+
+# Keyed by the cached Key's own strings, whose hashes Python keeps: a hit costs a lookup,
+# not an ARN built and hashed per request.
+@functools.lru_cache(maxsize=4096)
+def _material_id(region: str, account: str, key_id: str, version: int) -> str:
+    arn = key_arn(region, account, key_id)
+    return hashlib.sha256(f"{arn}#material-{version}".encode()).hexdigest()
 
 
 def encode(header: bytes, iv: bytes, ciphertext: bytes, tag: bytes) -> bytes:

@@ -253,7 +253,7 @@ async def decrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, An
     dry_run(req)
     answer = {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
     if version is not None:
-        answer["KeyMaterialId"] = material_id(key.arn, version)
+        answer["KeyMaterialId"] = material_id(key, version)
     return answer
 
 
@@ -302,7 +302,7 @@ async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
         "DestinationEncryptionAlgorithm": target_algorithm,
     }
     if source_version is not None:
-        answer["SourceKeyMaterialId"] = material_id(source.arn, source_version)
+        answer["SourceKeyMaterialId"] = material_id(source, source_version)
     if not _is_rsa(destination):  # sealed under its current material (``seal``)
         answer["DestinationKeyMaterialId"] = _current_material_id(destination)
     return answer
@@ -310,7 +310,7 @@ async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
 
 def _current_material_id(key: Key) -> str:
     """The KeyMaterialId of what ``seal`` uses: the key's current material version."""
-    return material_id(key.arn, key.current_version)
+    return material_id(key, key.current_version)
 
 
 def _data_key_size(req: dict[str, Any]) -> int:

@@ -1,31 +1,32 @@
-"""Which region names a request may be scoped to: those of the ``aws`` partition.
+"""Which region names a request may be scoped to: the regions botocore lists for the ``aws``
+partition.
 
-The pattern is botocore's own (``endpoints.json``), so regions AWS opens later are accepted
-without a release. Other partitions (China, GovCloud, ISO) are refused: their ARNs start
-``arn:aws-cn:``/``arn:aws-us-gov:``, which this gateway does not issue. Refusing names
-outside the pattern also keeps a signed-in client from minting unbounded per-region state
-(key namespaces, quota buckets, metric series) with made-up region names.
+Other partitions (China, GovCloud, ISO) are refused: their ARNs start ``arn:aws-cn:`` /
+``arn:aws-us-gov:``, which this gateway does not issue. Only listed regions are accepted,
+not every name botocore's region pattern allows (``us-anything-1``): each region a client
+can name is a key namespace, a set of quota buckets and a set of metric series, and made-up
+names would let a signed-in client mint them without bound. A region AWS opens later is
+accepted once the installed botocore lists it.
 """
 
 from __future__ import annotations
-
-import re
 
 from botocore.loaders import create_loader
 
 PARTITION = "aws"
 
 
-def _load_pattern() -> re.Pattern[str]:
-    endpoints = create_loader().load_data("endpoints")
-    partition = next(p for p in endpoints["partitions"] if p["partition"] == PARTITION)
-    return re.compile(partition["regionRegex"], re.ASCII)
+def _load_regions() -> frozenset[str]:
+    partitions = create_loader().load_data("partitions")
+    partition = next(p for p in partitions["partitions"] if p["id"] == PARTITION)
+    # "aws-global" names the global endpoint of some services, not a region.
+    return frozenset(name for name in partition["regions"] if name != "aws-global")
 
 
 # Read once at import (start-up), not on the first request.
-_PATTERN = _load_pattern()
+REGIONS = _load_regions()
 
 
 def is_known_region(name: str) -> bool:
-    """True for region names of the ``aws`` partition, such as ``eu-west-3``."""
-    return _PATTERN.fullmatch(name) is not None
+    """True for the listed regions of the ``aws`` partition, such as ``eu-west-3``."""
+    return name in REGIONS

@@ -251,3 +251,18 @@ def test_a_slow_body_holds_no_share_of_the_budget_and_times_out(tmp_path):
         assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
     finally:
         server.stop()
+
+
+def test_idle_connections_and_trickling_headers_are_closed(tmp_path):
+    server = GatewayProcess(
+        tmp_path / "data", extra_env={"GATEWAY_IDLE_TIMEOUT_SECONDS": "1"}
+    ).start()
+    try:
+        idle = _raw(server.port, b"")
+        trickling = _raw(server.port, b"POST / HTTP/1.1\r\nHost: x\r\n")  # never ends
+        for sock in (idle, trickling):
+            assert sock.recv(65536) == b""  # closed by the server; the socket timeout is 10 s
+            sock.close()
+        assert server.healthy()
+    finally:
+        server.stop()
