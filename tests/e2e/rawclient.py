@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import http.client
 import json
+import socket
 from urllib.parse import urlsplit
 
 from botocore.auth import SigV4Auth
@@ -79,3 +80,16 @@ def post(
 
 def call(url: str, target: str, body: bytes, **sign: object) -> tuple[int, dict, dict[str, str]]:
     return post(url, signed_headers(url, target, body, **sign), body)
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response from a raw socket, by its Content-Length: a server may linger
+    before it closes a connection whose body it did not read, so EOF is not waited for."""
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        reply += sock.recv(65536)
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return head + b"\r\n\r\n" + rest

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.rawclient import call, post, signed_headers
+from tests.e2e.rawclient import call, post, read_response, signed_headers
 
 ENCRYPT = "TrentService.Encrypt"
 
@@ -196,13 +196,7 @@ def _exchange(url: str, data: bytes, then: bytes = b"") -> tuple[int, dict, byte
         if then:
             time.sleep(0.1)
             sock.sendall(then)
-        reply = b""
-        while b"\r\n\r\n" not in reply:
-            reply += sock.recv(65536)
-        head, _, rest = reply.partition(b"\r\n\r\n")
-        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-        while len(rest) < length:
-            rest += sock.recv(65536)
+        head, _, rest = read_response(sock).partition(b"\r\n\r\n")
     return int(head.split(b" ")[1]), json.loads(rest), head
 
 

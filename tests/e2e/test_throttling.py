@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.rawclient import signed_headers
+from tests.e2e.rawclient import read_response, signed_headers
 from tests.e2e.server import GatewayProcess
 
 RATE = 40  # configured symmetric quota (requests per second)
@@ -154,19 +154,6 @@ def _raw(port: int, data: bytes, timeout: float = 10) -> socket.socket:
     return sock
 
 
-def _response(sock: socket.socket) -> bytes:
-    """One whole response (its Content-Length's worth): the server may linger before it
-    closes a connection whose body it did not read, so EOF is not waited for."""
-    reply = b""
-    while b"\r\n\r\n" not in reply:
-        reply += sock.recv(65536)
-    head, _, rest = reply.partition(b"\r\n\r\n")
-    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-    while len(rest) < length:
-        rest += sock.recv(65536)
-    return head + b"\r\n\r\n" + rest
-
-
 def _head(server: GatewayProcess, target: str, body: bytes) -> bytes:
     headers = signed_headers(server.url, target, body)
     lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
@@ -195,7 +182,7 @@ def test_overload_is_refused_at_once_and_nothing_is_lost(tmp_path):
             for sock in socks:
                 sock.sendall(wire)
             for sock in socks:
-                reply = _response(sock)
+                reply = read_response(sock)
                 sock.close()
                 answer = json.loads(reply.partition(b"\r\n\r\n")[2])
                 if reply.startswith(b"HTTP/1.1 200"):
@@ -238,7 +225,7 @@ def test_a_slow_body_holds_no_share_of_the_budget_and_times_out(tmp_path):
         assert kms.generate_random(NumberOfBytes=4)["Plaintext"]
         # The stalled ones are answered 408 once the body timeout is over, and closed.
         for sock in [*stalled, broken_chunks]:
-            reply = _response(sock)
+            reply = read_response(sock)
             sock.close()
             assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
             assert b"Connection: close" in reply and b"RequestTimeoutException" in reply
@@ -246,7 +233,7 @@ def test_a_slow_body_holds_no_share_of_the_budget_and_times_out(tmp_path):
         slow = _raw(server.port, _head(server, "TrentService.Encrypt", body) + body[:10])
         time.sleep(0.2)
         slow.sendall(body[10:])
-        reply = _response(slow)
+        reply = read_response(slow)
         slow.close()
         assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
     finally:
