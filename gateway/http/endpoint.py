@@ -93,7 +93,7 @@ class KmsEndpoint:
                 body = await self._read_body(request)
             if self.in_flight >= self._max_in_flight:
                 # Shed load at once instead of queueing without bound; SDKs back off on it.
-                close = True
+                # The body is in: the connection can serve the client's retry.
                 raise ThrottlingException(
                     "The gateway is handling too many requests at once. "
                     "Reduce the frequency of your calls."
