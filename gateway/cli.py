@@ -62,6 +62,9 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+LINGERING_SECONDS = 2.0
+
+
 async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Path | None) -> None:
     from aiohttp import web
 
@@ -70,11 +73,14 @@ async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Pat
     app = create_app(settings, shared_quotas=shared_quotas)
     # keepalive_timeout also bounds a new connection that sends no request, or its headers
     # a line at a time: aiohttp's own default keeps such a connection for an hour.
+    # lingering_time: after refusing a body (413, 408) aiohttp drains what is still coming,
+    # so the client can read the answer before the close; 2 s, not its default 10.
     runner = web.AppRunner(
         app,
         access_log=None,
         handle_signals=False,
         keepalive_timeout=settings.idle_timeout_seconds,
+        lingering_time=LINGERING_SECONDS,
     )
     await runner.setup()
     site = web.TCPSite(

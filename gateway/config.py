@@ -32,7 +32,7 @@ class Settings:
     # Largest request body read; KMS requests are small (4 KiB plaintext, 32 KiB policies).
     max_body_bytes: int = 1 << 20
     # Longest wait for the rest of a request body once its headers have arrived; past it the
-    # connection is closed (a client that sends a body slowly, or not at all, holds nothing).
+    # answer is 408 and the connection is closed (after at most 2 s more of draining).
     body_timeout_seconds: float = 20.0
     # How long a connection may stay idle (between requests, or before its first request's
     # headers are complete) before it is closed.

@@ -8,6 +8,7 @@ import sys
 import time
 
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 # Attributes every LogRecord has; anything else was passed through ``extra=`` on purpose.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -33,11 +34,13 @@ class JsonFormatter(logging.Formatter):
 class MalformedRequestFilter(logging.Filter):
     """aiohttp logs a request it cannot parse at ERROR with the parser's exception, whose
     text quotes the raw bytes it stopped at: a header line, or a body with its plaintext.
-    Such a record keeps only the exception's kind, at INFO: a client's mistake, not ours."""
+    (A body that does not decode is logged again, as a RequestPayloadError, when aiohttp
+    drains what the gateway did not read.) Such a record keeps only the exception's kind,
+    at INFO: a client's mistake, not ours."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if not isinstance(exc, HttpProcessingError):
+        if not isinstance(exc, HttpProcessingError | RequestPayloadError):
             return True
         record.msg, record.args = "malformed HTTP request refused", ()
         record.exc_info, record.exc_text = None, None

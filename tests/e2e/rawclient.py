@@ -85,11 +85,17 @@ def call(url: str, target: str, body: bytes, **sign: object) -> tuple[int, dict,
 def read_response(sock: socket.socket) -> bytes:
     """One whole response from a raw socket, by its Content-Length: a server may linger
     before it closes a connection whose body it did not read, so EOF is not waited for."""
+    def more() -> bytes:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection before a whole response")
+        return chunk
+
     reply = b""
     while b"\r\n\r\n" not in reply:
-        reply += sock.recv(65536)
+        reply += more()
     head, _, rest = reply.partition(b"\r\n\r\n")
     length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
     while len(rest) < length:
-        rest += sock.recv(65536)
+        rest += more()
     return head + b"\r\n\r\n" + rest
