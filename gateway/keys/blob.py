@@ -60,10 +60,13 @@ def header_for(key_id: str, version: int) -> bytes:
     return _HEADER.pack(FORMAT_V1, flags, raw, version)
 
 
-def material_id(key: Key, version: int) -> str:
-    """The KeyMaterialId AWS reports for a symmetric key's material version: 64 lowercase
-    hex characters, the same in every worker and across restarts. Derived from the key's
-    ARN and the version alone, so it says nothing about the material itself."""
+def material_id(key: Key, version: int | None = None) -> str:
+    """The KeyMaterialId AWS reports for a symmetric key's material ``version`` (default:
+    its current one, which new ciphertexts are sealed under): 64 lowercase hex characters,
+    the same in every worker and across restarts. Derived from the key's ARN and the
+    version alone, so it says nothing about the material itself."""
+    if version is None:
+        version = key.current_version
     return _material_id(key.region, key.account, key.key_id, version)
 
 

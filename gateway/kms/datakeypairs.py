@@ -52,7 +52,7 @@ async def generate_data_key_pair(kms: Kms, caller: Caller, req: dict[str, Any]) 
         "PublicKey": public,
         "KeyId": key.arn,
         "KeyPairSpec": req["KeyPairSpec"],
-        "KeyMaterialId": material_id(key, key.current_version),
+        "KeyMaterialId": material_id(key),
     }
 
 
@@ -68,5 +68,5 @@ async def generate_data_key_pair_without_plaintext(
         "PublicKey": public,
         "KeyId": key.arn,
         "KeyPairSpec": req["KeyPairSpec"],
-        "KeyMaterialId": material_id(key, key.current_version),
+        "KeyMaterialId": material_id(key),
     }

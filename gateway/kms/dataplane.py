@@ -304,13 +304,8 @@ async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
     if source_version is not None:
         answer["SourceKeyMaterialId"] = material_id(source, source_version)
     if not _is_rsa(destination):  # sealed under its current material (``seal``)
-        answer["DestinationKeyMaterialId"] = _current_material_id(destination)
+        answer["DestinationKeyMaterialId"] = material_id(destination)
     return answer
-
-
-def _current_material_id(key: Key) -> str:
-    """The KeyMaterialId of what ``seal`` uses: the key's current material version."""
-    return material_id(key, key.current_version)
 
 
 def _data_key_size(req: dict[str, Any]) -> int:
@@ -342,7 +337,7 @@ async def generate_data_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> di
         "CiphertextBlob": ciphertext,
         "Plaintext": plaintext,
         "KeyId": key.arn,
-        "KeyMaterialId": _current_material_id(key),
+        "KeyMaterialId": material_id(key),
     }
 
 
@@ -356,7 +351,7 @@ async def generate_data_key_without_plaintext(
     return {
         "CiphertextBlob": ciphertext,
         "KeyId": key.arn,
-        "KeyMaterialId": _current_material_id(key),
+        "KeyMaterialId": material_id(key),
     }
 
 

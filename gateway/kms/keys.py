@@ -108,11 +108,10 @@ async def describe_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[st
 async def list_keys(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeys.html"""
     limit = limit_of("ListKeys", req)
+    after = decode_marker(req.get("Marker"))
     if "SELF" not in req.get("ResourceOwners", ("SELF",)):
         # Only keys shared through AWS RAM asked for: none are, here.
-        decode_marker(req.get("Marker"))
         return {"Keys": [], "Truncated": False}
-    after = decode_marker(req.get("Marker"))
     found = await kms.store.list_keys(caller.account, caller.region, after, limit + 1)
     keys, paging = page(found, limit, lambda k: k.key_id)
     return {"Keys": [{"KeyId": k.key_id, "KeyArn": k.arn} for k in keys], **paging}

@@ -30,7 +30,7 @@ def key_metadata(key: Key) -> dict[str, Any]:
     if spec is not None:
         meta.update(spec.algorithms(key.key_usage))
     if key.key_spec == "SYMMETRIC_DEFAULT" and key.origin == "AWS_KMS":
-        meta["CurrentKeyMaterialId"] = material_id(key, key.current_version)
+        meta["CurrentKeyMaterialId"] = material_id(key)
     if key.state is KeyState.PENDING_DELETION:
         meta["DeletionDate"] = key.deletion_date
     if key.multi_region:

@@ -236,6 +236,7 @@ def _check_limit(limit: int) -> None:
         raise ValueError(f"limit must be >= 0, got {limit}")
 
 
+_SELECT_KEY = f"SELECT {_KEY_COLUMNS} FROM keys WHERE account = ? AND region = ? AND key_id = ?"
 _UPDATE_KEY = (
     "UPDATE keys SET created = ?, key_spec = ?, key_usage = ?, origin = ?, "
     "state = ?, description = ?, policy = ?, tags = ?, deletion_date = ?, "
@@ -412,7 +413,7 @@ class SqliteStore:
     async def get_key(self, account: str, region: str, key_id: str) -> Key | None:
         rows = await self._run(
             self._read,
-            f"SELECT {_KEY_COLUMNS} FROM keys WHERE account = ? AND region = ? AND key_id = ?",
+            _SELECT_KEY,
             (account, region, key_id),
         )
         return _key_from_row(rows[0]) if rows else None
@@ -431,8 +432,7 @@ class SqliteStore:
                 conn.execute("BEGIN")
                 try:
                     row = conn.execute(
-                        f"SELECT {_KEY_COLUMNS} FROM keys "
-                        "WHERE account = ? AND region = ? AND key_id = ?",
+                        _SELECT_KEY,
                         ident,
                     ).fetchone()
                     materials = conn.execute(
@@ -458,10 +458,7 @@ class SqliteStore:
         protocol). BEGIN IMMEDIATE serialises it with every other writer, in any process."""
 
         def body(conn: sqlite3.Connection) -> Key:
-            row = conn.execute(
-                f"SELECT {_KEY_COLUMNS} FROM keys WHERE account = ? AND region = ? AND key_id = ?",
-                (account, region, key_id),
-            ).fetchone()
+            row = conn.execute(_SELECT_KEY, (account, region, key_id)).fetchone()
             if row is None:
                 raise MissingError(f"key {key_id} not found")
             current = _key_from_row(row)
