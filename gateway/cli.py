@@ -68,6 +68,7 @@ LINGERING_SECONDS = 2.0
 async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Path | None) -> None:
     from aiohttp import web
 
+    from gateway.http import request_target
     from gateway.http.app import create_app
 
     app = create_app(settings, shared_quotas=shared_quotas)
@@ -83,6 +84,8 @@ async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Pat
         lingering_time=LINGERING_SECONDS,
     )
     await runner.setup()
+    assert runner.server is not None
+    request_target.guard(runner.server)
     site = web.TCPSite(
         runner,
         settings.host,

@@ -15,6 +15,7 @@ from gateway.bootstrap import database_path
 from gateway.config import Settings
 from gateway.crypto.batcher import CryptoBatcher
 from gateway.crypto.ecdsa import nonce_stats, start_nonce_precompute, stop_nonce_precompute
+from gateway.http import request_target
 from gateway.http.endpoint import KmsEndpoint
 from gateway.iam.credentials import Credentials
 from gateway.keys.repository import KeyRepository
@@ -180,5 +181,6 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
     app.router.add_post("/", _aws_json)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
+    request_target.add_route(app)
     app.cleanup_ctx.append(services)
     return app

@@ -294,3 +294,20 @@ def test_a_malformed_body_is_logged_without_its_bytes(gateway, url, key_id):
     log = gateway.log_path.read_text()
     assert "malformed HTTP request refused" in log
     assert secret_text[:24] not in log
+
+
+@pytest.mark.parametrize("method", [b"GET", b"POST"])
+def test_a_target_whose_host_is_not_valid_is_refused_and_closed(gateway, url, method):
+    # yarl cannot decode this international host name, and aiohttp then neither answered
+    # nor closed the connection: one such line per connection could hold every descriptor.
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(method + b" http://xn--/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        reply = read_response(sock)
+        assert reply.startswith(b"HTTP/1.1 400") and b"Connection: close" in reply, reply
+        assert sock.recv(65536) == b""  # closed by the server
+    assert "Traceback" not in gateway.log_path.read_text()
+    # The same host name, valid: the request is routed as any other.
+    valid = b"POST http://xn--bcher-kva.example/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+    status, payload, _ = _exchange(url, valid)
+    assert (status, payload["__type"]) == (400, "MissingAuthenticationTokenException")
