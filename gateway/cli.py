@@ -69,8 +69,10 @@ async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Pat
     from aiohttp import web
 
     from gateway.http import request_target
-    from gateway.http.app import create_app
+    from gateway.http.app import CONNECTIONS, create_app
+    from gateway.http.connections import ensure_descriptors
 
+    ensure_descriptors(settings.max_connections)
     app = create_app(settings, shared_quotas=shared_quotas)
     # keepalive_timeout also bounds a new connection that sends no request, or its headers
     # a line at a time: aiohttp's own default keeps such a connection for an hour.
@@ -86,6 +88,7 @@ async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Pat
     await runner.setup()
     assert runner.server is not None
     request_target.guard(runner.server)
+    app[CONNECTIONS].attach(runner.server)
     site = web.TCPSite(
         runner,
         settings.host,

@@ -47,6 +47,8 @@ class Settings:
     deletion_day_seconds: float = 86_400.0
     # Requests one worker process handles at once; past it, ThrottlingException at once.
     max_in_flight: int = 1024
+    # Connections one worker process keeps open; past it, a new one is closed when accepted.
+    max_connections: int = 10_000
     # ECDSA groups of up to this many items are signed/verified on the event-loop thread;
     # larger ones go to threads (0: always threads). Measured in BENCHMARKS.md.
     ecdsa_inline_max: int = 32
@@ -70,6 +72,7 @@ _INTS = (
     "workers",
     "max_body_bytes",
     "max_in_flight",
+    "max_connections",
     "ecdsa_inline_max",
     "ecdsa_precompute",
 )
@@ -131,6 +134,8 @@ def _validate(s: Settings) -> None:
         )
     if s.max_in_flight < 1:
         raise ConfigError(f"max_in_flight must be at least 1, got {s.max_in_flight}")
+    if not 1 <= s.max_connections <= 1_000_000:
+        raise ConfigError(f"max_connections must be 1..1000000, got {s.max_connections}")
     if not 0 <= s.ecdsa_inline_max <= 1024:
         raise ConfigError(f"ecdsa_inline_max must be 0..1024, got {s.ecdsa_inline_max}")
     if not 0 <= s.ecdsa_precompute <= MAX_PRECOMPUTED_NONCES:

@@ -140,6 +140,8 @@ def test_toml_values_keep_their_types(tmp_path):
         ({}, {"GATEWAY_BODY_TIMEOUT_SECONDS": "0"}, ["body_timeout_seconds must be 0.1..3600"]),
         ({}, {"GATEWAY_BODY_TIMEOUT_SECONDS": "3601"}, ["body_timeout_seconds", "3601"]),
         ({}, {"GATEWAY_IDLE_TIMEOUT_SECONDS": "0.5"}, ["idle_timeout_seconds must be 1..3600"]),
+        ({}, {"GATEWAY_MAX_CONNECTIONS": "0"}, ["max_connections must be 1..1000000", "0"]),
+        ({}, {"GATEWAY_MAX_CONNECTIONS": "1000001"}, ["max_connections"]),
     ],
 )
 def test_invalid_values_raise_config_error_naming_the_setting(flags, env, words):

@@ -16,6 +16,7 @@ from gateway.config import Settings
 from gateway.crypto.batcher import CryptoBatcher
 from gateway.crypto.ecdsa import nonce_stats, start_nonce_precompute, stop_nonce_precompute
 from gateway.http import request_target
+from gateway.http.connections import ConnectionCap
 from gateway.http.endpoint import KmsEndpoint
 from gateway.iam.credentials import Credentials
 from gateway.keys.repository import KeyRepository
@@ -39,6 +40,7 @@ KMS = web.AppKey("kms", Kms)
 CREDENTIALS = web.AppKey("credentials", Credentials)
 ENDPOINT = web.AppKey("kms_endpoint", KmsEndpoint)
 METRICS = web.AppKey("metrics", GatewayMetrics)
+CONNECTIONS = web.AppKey("connections", ConnectionCap)
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -59,12 +61,25 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
 
-def _live_values(endpoint: KmsEndpoint, crypto: CryptoBatcher) -> list[LiveValue]:
+def _live_values(
+    endpoint: KmsEndpoint, crypto: CryptoBatcher, connections: ConnectionCap
+) -> list[LiveValue]:
     return [
         LiveValue(
             "gateway_in_flight_requests",
             "Requests being handled right now.",
             lambda: endpoint.in_flight,
+        ),
+        LiveValue(
+            "gateway_open_connections",
+            "Client connections open right now.",
+            lambda: connections.open,
+        ),
+        LiveValue(
+            "gateway_connections_refused_total",
+            "Connections closed as soon as they were accepted, because their worker had "
+            "max_connections open (drops when a worker restarts).",
+            lambda: connections.refused,
         ),
         LiveValue(
             "gateway_crypto_queue_depth",
@@ -109,6 +124,8 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
     """The app of one worker; ``shared_quotas`` is the bucket table the workers share."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    # Attached to the server once the runner has made it (gateway/cli.py).
+    app[CONNECTIONS] = ConnectionCap(settings.max_connections)
     # The *_created series double every counter and appear only in single-process mode;
     # without them the output is the same whatever the number of workers.
     disable_created_metrics()
@@ -155,7 +172,7 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
             asyncio.create_task(run_deletion_sweeper(kms, settings.deletion_sweep_seconds)),
             asyncio.create_task(kms.keys.run_refresher(settings.key_cache_seconds)),
         ]
-        live = _live_values(endpoint, crypto)
+        live = _live_values(endpoint, crypto, app[CONNECTIONS])
         if multiprocess_dir() is None:
             register_live_values(metrics.registry, live)
             ProcessCollector(registry=metrics.registry)

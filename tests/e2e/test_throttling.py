@@ -255,3 +255,51 @@ def test_idle_connections_and_trickling_headers_are_closed(tmp_path):
         assert server.healthy()
     finally:
         server.stop()
+
+
+_HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def _served(port: int) -> socket.socket:
+    """A connection the gateway has answered on (the cap may still count one just closed)."""
+    deadline = time.monotonic() + 10
+    while True:
+        sock = _raw(port, _HEALTHZ)
+        try:
+            if read_response(sock).startswith(b"HTTP/1.1 200"):
+                return sock
+        except ConnectionError:
+            sock.close()
+        assert time.monotonic() < deadline, "no connection was served"
+        time.sleep(0.05)
+
+
+def _refused_after_accept(port: int) -> bool:
+    sock = _raw(port, _HEALTHZ)
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:  # closed with the request unread
+        return True
+    finally:
+        sock.close()
+
+
+def test_connections_past_the_cap_are_closed_and_the_open_ones_served(tmp_path):
+    server = GatewayProcess(tmp_path / "data", extra_env={"GATEWAY_MAX_CONNECTIONS": "2"}).start()
+    try:
+        held = [_served(server.port), _served(server.port)]
+        assert _refused_after_accept(server.port)
+        assert _refused_after_accept(server.port)
+        for sock in held:  # the connections already open are served as before
+            sock.sendall(_HEALTHZ)
+            assert read_response(sock).startswith(b"HTTP/1.1 200")
+        held.pop().close()
+        metrics = _served(server.port)  # a place is free again
+        metrics.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        text = read_response(metrics).decode()
+        assert "gateway_connections_refused_total 2.0" in text
+        assert "gateway_open_connections 2.0" in text
+        for sock in (*held, metrics):
+            sock.close()
+    finally:
+        server.stop()

@@ -1,0 +1,75 @@
+"""The per-worker connection cap and the descriptor limit it needs."""
+
+from __future__ import annotations
+
+import logging
+import resource
+from unittest import mock
+
+import pytest
+
+from gateway.http import connections
+from gateway.http.connections import DESCRIPTOR_HEADROOM, ConnectionCap, ensure_descriptors
+
+
+class _Server:
+    """Stands in for aiohttp's web.Server: records what reaches it."""
+
+    def __init__(self) -> None:
+        self.made: list[object] = []
+        self.lost: list[object] = []
+
+    def connection_made(self, handler: object, transport: object) -> None:
+        self.made.append(handler)
+
+    def connection_lost(self, handler: object, exc: BaseException | None = None) -> None:
+        self.lost.append(handler)
+
+
+def test_connections_past_the_limit_are_closed_and_counted(caplog):
+    server, cap = _Server(), ConnectionCap(2)
+    cap.attach(server)  # type: ignore[arg-type]
+    transports = [mock.Mock() for _ in range(4)]
+    with caplog.at_level(logging.WARNING, logger="gateway.connections"):
+        for number, transport in enumerate(transports):
+            server.connection_made(number, transport)
+    assert [t.close.called for t in transports] == [False, False, True, True]
+    assert (cap.open, cap.refused) == (4, 2)  # until their connection_lost comes
+    # One warning for the burst, with its count; aiohttp still saw every connection.
+    assert [r.refused for r in caplog.records] == [1]
+    assert server.made == [0, 1, 2, 3]
+    for number in (2, 3, 0):
+        server.connection_lost(number, None)
+    assert cap.open == 1 and server.lost == [2, 3, 0]
+    fresh = mock.Mock()
+    server.connection_made(4, fresh)
+    assert not fresh.close.called and cap.open == 2
+
+
+def test_descriptor_limit_is_raised_within_the_hard_limit(monkeypatch):
+    limits = {"now": (1024, 4096)}
+    monkeypatch.setattr(resource, "getrlimit", lambda which: limits["now"])
+    monkeypatch.setattr(resource, "setrlimit", lambda which, value: limits.update(now=value))
+    assert ensure_descriptors(1000) == 1000 + DESCRIPTOR_HEADROOM
+    assert limits["now"] == (1000 + DESCRIPTOR_HEADROOM, 4096)
+    assert ensure_descriptors(100) == 1000 + DESCRIPTOR_HEADROOM  # never lowered
+
+
+@pytest.mark.parametrize("hard", [8192, resource.RLIM_INFINITY])
+def test_descriptor_limit_short_of_the_need_is_warned_about(monkeypatch, caplog, hard):
+    limits = {"now": (1024, hard)}
+    monkeypatch.setattr(resource, "getrlimit", lambda which: limits["now"])
+    monkeypatch.setattr(resource, "setrlimit", lambda which, value: limits.update(now=value))
+    with caplog.at_level(logging.WARNING, logger=connections.log.name):
+        soft = ensure_descriptors(10_000)
+    if hard == resource.RLIM_INFINITY:
+        assert soft == 10_000 + DESCRIPTOR_HEADROOM and not caplog.records
+    else:
+        assert soft == 8192 and caplog.records[0].limit == 8192
+
+
+def test_this_process_can_hold_the_default_cap():
+    # The real call: the soft limit ends where the hard one allows, and is never lowered.
+    before = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    soft = ensure_descriptors(10_000)
+    assert soft >= before and resource.getrlimit(resource.RLIMIT_NOFILE)[0] == soft
