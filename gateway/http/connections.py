@@ -5,11 +5,13 @@ after the idle timeout) use up the process's file descriptors, and then every ne
 connection fails, the store and metrics files included. Past the cap a new connection is
 closed as soon as it is accepted, before anything is read from it: a client sees the
 connection closed and retries, as the SDKs do, while the connections already open are
-served as before.
+served as before. With TLS a connection is counted once its handshake is done: one still
+in its handshake holds a descriptor uncounted, for at most asyncio's handshake timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import resource
 import time
@@ -44,8 +46,13 @@ class ConnectionCap:
             made(handler, transport)
             self.open += 1
             if self.open > self.limit:
-                transport.close()  # connection_lost follows and takes it off the count
-                self._refused()
+                # Nothing of the connection is read from now on (aiohttp drops what arrives
+                # once it is closing), so no request on it reaches a handler. The close
+                # itself waits a turn: aiohttp starts the connection's task after this
+                # returns, and that task fails if the connection is already gone.
+                handler.close()
+                asyncio.get_running_loop().call_soon(handler.force_close)
+                self._refused()  # connection_lost follows and takes it off the count
 
         def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
             self.open -= 1
@@ -72,8 +79,12 @@ def ensure_descriptors(max_connections: int) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = max_connections + DESCRIPTOR_HEADROOM
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        soft = wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        raised = wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):  # a platform cap below the hard limit: keep serving
+            pass
     if soft != resource.RLIM_INFINITY and soft < wanted:
         log.warning(
             "the file descriptor limit is below max_connections plus headroom: raise it "

@@ -31,11 +31,18 @@ def guard(server: web.Server) -> None:
     """Wrap ``server``'s request factory (before the site starts: connections copy it)."""
     make = server.request_factory
 
-    def request_factory(message: Any, *args: Any) -> web.BaseRequest:
+    def request_factory(
+        message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+    ) -> web.BaseRequest:
         try:
-            return make(message, *args)
-        except ValueError:  # yarl's UnicodeError from the IDNA codec is one
-            return make(message._replace(path=STAND_IN_PATH, url=_STAND_IN_URL), *args)
+            return make(message, payload, protocol, writer, task)
+        except Exception:  # yarl's UnicodeError from the IDNA codec, or anything else
+            try:
+                stand_in = message._replace(path=STAND_IN_PATH, url=_STAND_IN_URL)
+                return make(stand_in, payload, protocol, writer, task)
+            except Exception:
+                protocol.force_close()  # never a connection left open unanswered
+                raise
 
     server.request_factory = request_factory
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import resource
 from unittest import mock
@@ -26,24 +27,29 @@ class _Server:
         self.lost.append(handler)
 
 
-def test_connections_past_the_limit_are_closed_and_counted(caplog):
+async def test_connections_past_the_limit_are_closed_and_counted(caplog):
     server, cap = _Server(), ConnectionCap(2)
     cap.attach(server)  # type: ignore[arg-type]
-    transports = [mock.Mock() for _ in range(4)]
+    handlers = [mock.Mock() for _ in range(4)]
     with caplog.at_level(logging.WARNING, logger="gateway.connections"):
-        for number, transport in enumerate(transports):
-            server.connection_made(number, transport)
-    assert [t.close.called for t in transports] == [False, False, True, True]
+        for handler in handlers:
+            server.connection_made(handler, mock.Mock())
+    # Past the limit: reading stops at once, the close itself comes a loop turn later.
+    assert [h.close.called for h in handlers] == [False, False, True, True]
+    assert not any(h.force_close.called for h in handlers)
+    await asyncio.sleep(0)
+    assert [h.force_close.called for h in handlers] == [False, False, True, True]
     assert (cap.open, cap.refused) == (4, 2)  # until their connection_lost comes
     # One warning for the burst, with its count; aiohttp still saw every connection.
     assert [r.refused for r in caplog.records] == [1]
-    assert server.made == [0, 1, 2, 3]
-    for number in (2, 3, 0):
-        server.connection_lost(number, None)
-    assert cap.open == 1 and server.lost == [2, 3, 0]
+    assert server.made == handlers
+    for handler in (handlers[2], handlers[3], handlers[0]):
+        server.connection_lost(handler, None)
+    assert cap.open == 1 and server.lost == [handlers[2], handlers[3], handlers[0]]
     fresh = mock.Mock()
-    server.connection_made(4, fresh)
-    assert not fresh.close.called and cap.open == 2
+    server.connection_made(fresh, mock.Mock())
+    await asyncio.sleep(0)
+    assert not fresh.close.called and not fresh.force_close.called and cap.open == 2
 
 
 def test_descriptor_limit_is_raised_within_the_hard_limit(monkeypatch):
@@ -53,6 +59,18 @@ def test_descriptor_limit_is_raised_within_the_hard_limit(monkeypatch):
     assert ensure_descriptors(1000) == 1000 + DESCRIPTOR_HEADROOM
     assert limits["now"] == (1000 + DESCRIPTOR_HEADROOM, 4096)
     assert ensure_descriptors(100) == 1000 + DESCRIPTOR_HEADROOM  # never lowered
+
+
+def test_a_limit_the_platform_refuses_to_raise_is_kept_and_warned_about(monkeypatch, caplog):
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1024, 1 << 20))
+
+    def refuse(which: int, value: tuple[int, int]) -> None:
+        raise ValueError("not allowed")
+
+    monkeypatch.setattr(resource, "setrlimit", refuse)
+    with caplog.at_level(logging.WARNING, logger=connections.log.name):
+        assert ensure_descriptors(10_000) == 1024
+    assert caplog.records[0].limit == 1024
 
 
 @pytest.mark.parametrize("hard", [8192, resource.RLIM_INFINITY])
