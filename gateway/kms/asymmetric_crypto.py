@@ -35,13 +35,19 @@ def refuse_context(context: dict[str, str] | None) -> None:
         raise ValidationException("EncryptionContext is not supported with asymmetric KMS keys.")
 
 
-async def encrypt(kms: Kms, key: Key, plaintext: bytes, algorithm: str) -> bytes:
+def check_plaintext(key: Key, plaintext: bytes, algorithm: str) -> None:
+    """Refuse a plaintext longer than RSAES-OAEP can take with this key (before a dry run
+    answers that the call would succeed)."""
     limit = rsa_oaep_max_plaintext(SPECS[key.key_spec].bits, algorithm)
     if len(plaintext) > limit:
         raise ValidationException(
             f"Plaintext is too long: {algorithm} with a {key.key_spec} key encrypts at most "
             f"{limit} bytes."
         )
+
+
+async def encrypt(kms: Kms, key: Key, plaintext: bytes, algorithm: str) -> bytes:
+    check_plaintext(key, plaintext, algorithm)
     loaded = await kms.handles.load(kms.keys, key)
     public: Any = loaded.public
     return bytes(public.encrypt(plaintext, _oaep(algorithm)))

@@ -177,6 +177,7 @@ async def encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, An
     context = req.get("EncryptionContext")
     if _is_rsa(key):
         asymmetric_crypto.refuse_context(context)
+        asymmetric_crypto.check_plaintext(key, req["Plaintext"], algorithm)
     dry_run(req)
     ciphertext = await _encrypt_with(kms, key, req["Plaintext"], context, algorithm)
     return {"CiphertextBlob": ciphertext, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
@@ -292,6 +293,8 @@ async def re_encrypt(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
         req.get("SourceEncryptionAlgorithm"),
         charge=False,
     )
+    if _is_rsa(destination):
+        asymmetric_crypto.check_plaintext(destination, plaintext, target_algorithm)
     dry_run(req)
     ciphertext = await _encrypt_with(kms, destination, plaintext, target_context, target_algorithm)
     answer = {

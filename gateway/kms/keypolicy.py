@@ -6,6 +6,7 @@ Policies are validated as documents here; their evaluation is a later concern.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from gateway.caller import Caller
@@ -20,6 +21,13 @@ from gateway.kms.service import Kms
 
 POLICY_NAME = "default"  # the only key policy a caller can set
 RAM_POLICY_NAME = "AWS_RAM"  # AWS RAM's own, for keys shared through it (none are here)
+POLICY_VERSIONS = ("2012-10-17", "2008-10-17")
+STATEMENT_ELEMENTS = frozenset(
+    {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
+     "NotResource", "Condition"}
+)  # fmt: skip
+# "*", an account id, or an IAM or STS ARN of an account.
+_AWS_PRINCIPAL = re.compile(r"\*|\d{12}|arn:aws:(?:iam|sts)::\d{12}:\S+")
 
 
 def default_policy(account: str) -> str:
@@ -56,17 +64,51 @@ def validate_policy(policy: str, max_bytes: int) -> None:
         statements = [statements]
     if not isinstance(statements, list) or not statements:
         raise MalformedPolicyDocumentException("The key policy must contain a Statement.")
+    # The grammar of the IAM policy language, which key policies use; policies are stored,
+    # not evaluated, so whether a principal exists is not checked.
+    if doc.get("Version", POLICY_VERSIONS[0]) not in POLICY_VERSIONS:
+        raise MalformedPolicyDocumentException(
+            f"The policy Version must be one of {', '.join(POLICY_VERSIONS)}."
+        )
     for statement in statements:
         if not isinstance(statement, dict) or statement.get("Effect") not in ("Allow", "Deny"):
             raise MalformedPolicyDocumentException(
                 "Each policy statement must be an object with Effect Allow or Deny."
             )
+        if not STATEMENT_ELEMENTS.issuperset(statement):
+            raise MalformedPolicyDocumentException(
+                "Policy contains a statement with one or more invalid elements."
+            )
         # The API reference: "Each statement in the key policy must contain one or more
-        # principals." (The document's shape only: policies are stored, not evaluated.)
-        if not (statement.get("Principal") or statement.get("NotPrincipal")):
+        # principals."
+        principal = statement.get("Principal") or statement.get("NotPrincipal")
+        if not principal:
             raise MalformedPolicyDocumentException(
                 "Each policy statement must contain one or more principals."
             )
+        if not _principals_well_formed(principal):
+            raise MalformedPolicyDocumentException(
+                "Policy contains a statement with one or more invalid principals."
+            )
+
+
+def _principals_well_formed(principal: Any) -> bool:
+    """``"*"``, or an object of principal types whose AWS values are ``"*"``, account ids or
+    IAM/STS ARNs; the other types' values (services, federated, canonical users) are text."""
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    for kind, values in principal.items():
+        values = [values] if isinstance(values, str) else values
+        if not isinstance(values, list) or not values:
+            return False
+        for value in values:
+            if not isinstance(value, str) or not value:
+                return False
+            if kind == "AWS" and not _AWS_PRINCIPAL.fullmatch(value):
+                return False
+    return True
 
 
 def _check_name(req: dict[str, Any]) -> None:
@@ -86,9 +128,7 @@ async def put_key_policy(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html"""
     if req.get("PolicyName") == RAM_POLICY_NAME:
         # The API reference: AWS_RAM is a valid name, but only the default policy can be set.
-        raise ValidationException(
-            "Only the default key policy can be set; AWS_RAM is managed by AWS RAM."
-        )
+        raise ValidationException("The AWS_RAM policy can only be managed by the RAM service.")
     _check_name(req)
     validate_policy(req["Policy"], kms.limit(caller, "kms:KeyPolicySize"))
     key = await kms.keys.resolve(caller, req["KeyId"], aliases=False)

@@ -50,6 +50,12 @@ async def create_key(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str,
         raise CustomKeyStoreNotFoundException(
             "Custom key stores are not supported by this gateway."
         )
+    if "XksKeyId" in req:
+        # The API reference: "not valid for KMS keys with any other Origin value" than
+        # EXTERNAL_KEY_STORE (refused above).
+        raise ValidationException(
+            "XksKeyId is valid only for a KMS key whose Origin is EXTERNAL_KEY_STORE."
+        )
     if origin != "AWS_KMS":
         raise UnsupportedOperationException(
             f"Origin {origin} is not supported by this gateway yet."

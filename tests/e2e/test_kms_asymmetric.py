@@ -412,6 +412,31 @@ def test_rsa_encryption_errors(kms, keys, key_id):
     assert error_of(excinfo)[0] == "DryRunOperationException"
 
 
+def test_a_dry_run_refuses_a_plaintext_too_long_for_the_rsa_key(kms, keys, key_id):
+    # A dry run answers DryRunOperationException only if the real call would succeed.
+    rsa_key = keys("RSA_2048", "ENCRYPT_DECRYPT")
+    algorithm = "RSAES_OAEP_SHA_256"  # at most 190 bytes with RSA_2048
+    for dry in (False, True):
+        with pytest.raises(ClientError) as excinfo:
+            kms.encrypt(
+                KeyId=rsa_key, Plaintext=b"a" * 191, EncryptionAlgorithm=algorithm, DryRun=dry
+            )
+        assert error_of(excinfo)[0] == "ValidationException"
+    long_blob = kms.encrypt(KeyId=key_id, Plaintext=b"z" * 191)["CiphertextBlob"]
+    for dry in (False, True):
+        with pytest.raises(ClientError) as excinfo:
+            kms.re_encrypt(
+                CiphertextBlob=long_blob,
+                DestinationKeyId=rsa_key,
+                DestinationEncryptionAlgorithm=algorithm,
+                DryRun=dry,
+            )
+        assert error_of(excinfo)[0] == "ValidationException"
+    with pytest.raises(ClientError) as excinfo:  # 190 bytes fit: the dry run would succeed
+        kms.encrypt(KeyId=rsa_key, Plaintext=b"a" * 190, EncryptionAlgorithm=algorithm, DryRun=True)
+    assert error_of(excinfo)[0] == "DryRunOperationException"
+
+
 def test_re_encrypt_between_rsa_and_symmetric_keys(kms, keys, key_id):
     rsa_key = keys("RSA_3072", "ENCRYPT_DECRYPT")
     blob = kms.encrypt(KeyId=rsa_key, Plaintext=b"move me", EncryptionAlgorithm="RSAES_OAEP_SHA_1")[

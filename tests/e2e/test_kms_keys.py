@@ -254,4 +254,64 @@ def test_key_policy_rules_of_the_api_reference(kms, key_id):
     current = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
     with pytest.raises(ClientError) as excinfo:
         kms.put_key_policy(KeyId=key_id, PolicyName="AWS_RAM", Policy=current)
+    assert error_of(excinfo) == (
+        "ValidationException",
+        "The AWS_RAM policy can only be managed by the RAM service.",
+    )
+
+
+def _policy(statement_changes: dict, **document: object) -> str:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+        **statement_changes,
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement], **document})
+
+
+@pytest.mark.parametrize(
+    ("changes", "document", "words"),
+    [
+        ({"Principal": {"AWS": "not-an-arn"}}, {}, "invalid principals"),
+        ({"Principal": {"AWS": ["*", "arn:aws:s3:::bucket"]}}, {}, "invalid principals"),
+        ({"Principal": {"AWS": []}}, {}, "invalid principals"),
+        ({"Principal": "everyone"}, {}, "invalid principals"),
+        ({"Foo": "bar"}, {}, "invalid elements"),
+        ({}, {"Version": "2099-01-01"}, "Version"),
+    ],
+)
+def test_key_policies_follow_the_policy_grammar(kms, key_id, changes, document, words):
+    policy = _policy(changes, **document)
+    for call in (
+        lambda: kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=policy),
+        lambda: kms.create_key(Policy=policy),
+    ):
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        code, message = error_of(excinfo)
+        assert code == "MalformedPolicyDocumentException" and words in message
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"Principal": "*"},
+        {"Principal": {"AWS": ["*", "111122223333", "arn:aws:iam::444455556666:role/a/b"]}},
+        {"Principal": {"AWS": "arn:aws:sts::444455556666:assumed-role/r/s"}},
+        {"Principal": {"Service": "logs.amazonaws.com"}, "Sid": "Logs", "Condition": {}},
+        {"NotPrincipal": {"AWS": "arn:aws:iam::444455556666:user/u"}, "Effect": "Deny"},
+    ],
+)
+def test_key_policies_the_grammar_allows_are_stored(kms, key_id, changes):
+    policy = _policy(changes)
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=policy)
+    assert kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"] == policy
+
+
+def test_an_xks_key_id_needs_an_external_key_store(kms):
+    with pytest.raises(ClientError) as excinfo:
+        kms.create_key(XksKeyId="abc")
     assert error_of(excinfo)[0] == "ValidationException"
+    assert "EXTERNAL_KEY_STORE" in error_of(excinfo)[1]
