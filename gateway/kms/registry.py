@@ -22,6 +22,7 @@ from gateway.kms import (
     keys,
     mac,
     publickey,
+    rotation,
     signing,
     tags,
 )
@@ -56,6 +57,7 @@ _HANDLERS: dict[str, Handler] = {
     "GetKeyPolicy": keypolicy.get_key_policy,
     "PutKeyPolicy": keypolicy.put_key_policy,
     "ListKeyPolicies": keypolicy.list_key_policies,
+    "GetKeyRotationStatus": rotation.get_key_rotation_status,
     "TagResource": tags.tag_resource,
     "UntagResource": tags.untag_resource,
     "ListResourceTags": tags.list_resource_tags,
