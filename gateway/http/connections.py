@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-import time
 from typing import Any
 
 from aiohttp import web
@@ -36,7 +35,7 @@ class ConnectionCap:
         self.open = 0  # read by the metrics at scrape time
         self.refused = 0
         self._unlogged = 0
-        self._logged_at = float("-inf")
+        self._next_log: asyncio.TimerHandle | None = None
 
     def attach(self, server: web.Server) -> None:
         """Watch ``server``'s connections (before the site starts accepting them)."""
@@ -64,13 +63,21 @@ class ConnectionCap:
     def _refused(self) -> None:
         self.refused += 1
         self._unlogged += 1
-        now = time.monotonic()
-        if now - self._logged_at >= LOG_EVERY_SECONDS:
-            log.warning(
-                "connections refused: this worker has max_connections open",
-                extra={"refused": self._unlogged, "max_connections": self.limit},
-            )
-            self._unlogged, self._logged_at = 0, now
+        if self._next_log is None:  # the first of a burst is logged at once
+            self._log()
+
+    def _log(self) -> None:
+        """Log the refusals not logged yet; while they go on, again every LOG_EVERY_SECONDS
+        (so the end of a burst is counted too)."""
+        self._next_log = None
+        if not self._unlogged:
+            return
+        log.warning(
+            "connections refused: this worker has max_connections open",
+            extra={"refused": self._unlogged, "max_connections": self.limit},
+        )
+        self._unlogged = 0
+        self._next_log = asyncio.get_running_loop().call_later(LOG_EVERY_SECONDS, self._log)
 
 
 def ensure_descriptors(max_connections: int) -> int:
