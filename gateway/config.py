@@ -40,10 +40,11 @@ class Settings:
     # How often a worker reads the store's change log to drop cache entries that other
     # workers' writes (DisableKey, ScheduleKeyDeletion) made stale: they are seen within it.
     key_cache_seconds: float = 1.0
-    # How often the deletion sweeper looks for keys whose waiting period has ended.
+    # How often the sweepers look for keys whose deletion waiting period has ended, and for
+    # keys whose automatic rotation is due.
     deletion_sweep_seconds: float = 60.0
-    # Length of one "day" of a key-deletion waiting period: shorter only in rehearsals and
-    # tests, so that ScheduleKeyDeletion's real destruction can be exercised.
+    # Length of one "day" of a key-deletion waiting period and of a rotation period: shorter
+    # only in rehearsals and tests, so that real destruction and rotation can be exercised.
     deletion_day_seconds: float = 86_400.0
     # Requests one worker process handles at once; past it, ThrottlingException at once.
     max_in_flight: int = 1024

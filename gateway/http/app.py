@@ -22,6 +22,7 @@ from gateway.iam.credentials import Credentials
 from gateway.keys.repository import KeyRepository
 from gateway.keys.rootkey import RootKey
 from gateway.kms.deletion import run_deletion_sweeper
+from gateway.kms.rotation import run_rotation_sweeper
 from gateway.kms.service import Kms
 from gateway.metrics import process
 from gateway.metrics.exposition import multiprocess_dir, render
@@ -170,6 +171,8 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
         )
         tasks = [
             asyncio.create_task(run_deletion_sweeper(kms, settings.deletion_sweep_seconds)),
+            # Due rotations are looked for as often as due deletions.
+            asyncio.create_task(run_rotation_sweeper(kms, settings.deletion_sweep_seconds)),
             asyncio.create_task(kms.keys.run_refresher(settings.key_cache_seconds)),
         ]
         live = _live_values(endpoint, crypto, app[CONNECTIONS])

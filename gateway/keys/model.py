@@ -46,6 +46,10 @@ class Key:
     pending_window_days: int | None = None
     current_version: int = 1  # material version new ciphertexts use
     multi_region: bool = False
+    # Automatic rotation: the period while it is enabled (None: disabled), and when the
+    # next rotation is due (epoch seconds).
+    rotation_period_days: int | None = None
+    next_rotation: float | None = None
 
     @property
     def arn(self) -> str:
@@ -67,6 +71,9 @@ class WrappedMaterial:
     version: int
     wrapped: bytes
     created: float
+    # How this version came to be: None for a key's first material, else AUTOMATIC or
+    # ON_DEMAND (a rotation).
+    rotation_type: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

@@ -17,6 +17,7 @@ _LIMITS = {
     "ListKeyPolicies": (100, 1000),
     "ListAliases": (50, 100),
     "ListResourceTags": (50, 50),
+    "ListKeyRotations": (100, 1000),
 }
 
 

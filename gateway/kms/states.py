@@ -93,6 +93,8 @@ _RULES = {
         _NOT_PENDING_DELETION,
     ),
     "UpdateAlias": _NOT_PENDING_DELETION,  # [10]: applies to the new target key
+    # [1] [3]; RotateKeyOnDemand is not in the guide's table: the same as the other two.
+    **dict.fromkeys(("EnableKeyRotation", "DisableKeyRotation", "RotateKeyOnDemand"), _CRYPTO),
     "EnableKey": _ENABLE_DISABLE,
     "DisableKey": _ENABLE_DISABLE,
     "ScheduleKeyDeletion": {**_NOT_PENDING_DELETION, S.UPDATING: _updating},

@@ -86,6 +86,10 @@ _KMS_MANAGEMENT_RATES = {
     "UpdateCustomKeyStore": 5,
     "UpdateKeyDescription": 5,
     "UpdatePrimaryRegion": 5,
+    # Newer than the guide's quota table: the gateway's assumption, as for the operations
+    # of the same kind (a key-management change; a List of one key's records).
+    "RotateKeyOnDemand": 5,
+    "ListKeyRotations": 100,
 }
 _KEY_PAIR_RATES = {
     "ECC_NIST_P256": 100,
@@ -152,6 +156,10 @@ def _defaults() -> list[Quota]:
         Quota("kms:AliasesPerKey", "Aliases per KMS key", 50, "resource"),
         Quota("kms:GrantsPerKey", "Grants per KMS key", 50_000, "resource"),
         Quota("kms:TagsPerKey", "Tags per KMS key", 50, "resource"),
+        # RotateKeyOnDemand's API reference: "a maximum of 25 times per KMS key".
+        Quota(
+            "kms:OnDemandRotationsPerKey", "On-demand rotations per KMS key", 25, "resource", False
+        ),
         Quota("kms:KeyPolicySize", "Key policy document size (bytes)", 32_768, "resource", False),
         Quota("kms:CustomKeyStores", "Custom key stores", 10, "resource"),
         Quota("acm:Certificates", "ACM certificates", 2500, "resource"),

@@ -118,7 +118,26 @@ class Store(Protocol):
     ) -> list[WrappedMaterial]: ...
 
     async def add_material(self, account: str, region: str, material: WrappedMaterial) -> None:
-        """Add a new material version (rotation); DuplicateError if the version exists."""
+        """Add a new material version; DuplicateError if the version exists."""
+
+    async def rotate_key(
+        self,
+        account: str,
+        region: str,
+        key_id: str,
+        material_for: Callable[[int], WrappedMaterial],
+        change: Callable[[Key], Key | None],
+        *,
+        max_of_type: int | None = None,
+    ) -> Key | None:
+        """In one write transaction: read a key, apply ``change`` to it (which may raise, or
+        return None to leave the key as it is), add ``material_for(version)`` for the version
+        after the current one and make it current. Concurrent rotations apply one after
+        another. MissingError if the key is gone; LimitReachedError if the key has
+        ``max_of_type`` versions of the new material's rotation type already."""
+
+    async def keys_due_for_rotation(self, now: float) -> list[Key]:
+        """Enabled keys whose automatic rotation is due at ``now``."""
 
     # --- aliases --------------------------------------------------------------------------
     async def create_alias(self, alias: Alias, *, max_per_key: int | None = None) -> None:

@@ -27,7 +27,7 @@ T = TypeVar("T")
 log = logging.getLogger("gateway.store.sqlite")
 
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Several worker processes share one file; a writer waits this long for the lock.
 BUSY_TIMEOUT_MS = 5000
@@ -139,6 +139,15 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
                 VALUES ('alias', OLD.account, OLD.region, OLD.name);
         END""",
     ),
+    # Key rotation: the schedule on the key, how each material version came to be, and an
+    # index of the keys whose automatic rotation is scheduled (the sweep reads it).
+    4: (
+        "ALTER TABLE keys ADD COLUMN rotation_period_days INTEGER",
+        "ALTER TABLE keys ADD COLUMN next_rotation REAL",
+        "ALTER TABLE materials ADD COLUMN rotation_type TEXT",
+        """CREATE INDEX keys_rotation_due ON keys (next_rotation)
+            WHERE next_rotation IS NOT NULL""",
+    ),
 }
 
 # The change log keeps this many most recent entries; a worker further behind than that
@@ -161,9 +170,12 @@ _KEY_COLUMN_NAMES = (
     "pending_window_days",
     "current_version",
     "multi_region",
+    "rotation_period_days",
+    "next_rotation",
 )
 _KEY_COLUMNS = ", ".join(_KEY_COLUMN_NAMES)
 _ALIAS_COLUMNS = "account, region, name, target_key_id, created, updated"
+_MATERIAL_COLUMNS = "key_id, version, wrapped, created, rotation_type"
 _ACCESS_KEY_COLUMNS = "access_key_id, account, user_name, wrapped_secret, status, created"
 
 
@@ -185,6 +197,8 @@ def _key_row(key: Key) -> tuple[Any, ...]:
         key.pending_window_days,
         key.current_version,
         int(key.multi_region),
+        key.rotation_period_days,
+        key.next_rotation,
     )
 
 
@@ -205,7 +219,13 @@ def _key_from_row(row: tuple[Any, ...]) -> Key:
         pending_window_days=row[12],
         current_version=row[13],
         multi_region=bool(row[14]),
+        rotation_period_days=row[15],
+        next_rotation=row[16],
     )
+
+
+def _material_from_row(row: tuple[Any, ...]) -> WrappedMaterial:
+    return WrappedMaterial(row[0], row[1], bytes(row[2]), row[3], row[4])
 
 
 def _alias_from_row(row: tuple[Any, ...]) -> Alias:
@@ -240,7 +260,8 @@ _SELECT_KEY = f"SELECT {_KEY_COLUMNS} FROM keys WHERE account = ? AND region = ?
 _UPDATE_KEY = (
     "UPDATE keys SET created = ?, key_spec = ?, key_usage = ?, origin = ?, "
     "state = ?, description = ?, policy = ?, tags = ?, deletion_date = ?, "
-    "pending_window_days = ?, current_version = ?, multi_region = ? "
+    "pending_window_days = ?, current_version = ?, multi_region = ?, "
+    "rotation_period_days = ?, next_rotation = ? "
     "WHERE account = ? AND region = ? AND key_id = ?"
 )
 
@@ -405,7 +426,10 @@ class SqliteStore:
                 ).fetchone()
                 if row is not None and row[0] >= max_keys:
                     raise LimitReachedError(f"{max_keys} keys in {key.account}/{key.region}")
-            conn.execute(f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({_marks(15)})", _key_row(key))
+            conn.execute(
+                f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({_marks(len(_KEY_COLUMN_NAMES))})",
+                _key_row(key),
+            )
             _insert_material(conn, key.account, key.region, material)
 
         await self._run(self._write, body)
@@ -436,7 +460,7 @@ class SqliteStore:
                         ident,
                     ).fetchone()
                     materials = conn.execute(
-                        "SELECT key_id, version, wrapped, created FROM materials "
+                        f"SELECT {_MATERIAL_COLUMNS} FROM materials "
                         "WHERE account = ? AND region = ? AND key_id = ? ORDER BY version",
                         ident,
                     ).fetchall()
@@ -446,7 +470,7 @@ class SqliteStore:
                 raise StoreError(f"SQLite read failed: {_error_name(exc)}") from exc
             if row is None:
                 return None, []
-            wrapped = [WrappedMaterial(r[0], r[1], bytes(r[2]), r[3]) for r in materials]
+            wrapped = [_material_from_row(r) for r in materials]
             return _key_from_row(row), wrapped
 
         return read()
@@ -629,15 +653,63 @@ class SqliteStore:
         )
         return [_key_from_row(r) for r in rows]
 
+    async def keys_due_for_rotation(self, now: float) -> list[Key]:
+        rows = await self._run(
+            self._read,
+            f"SELECT {_KEY_COLUMNS} FROM keys "
+            "WHERE next_rotation <= ? AND state = 'Enabled' "
+            "ORDER BY next_rotation, account, region, key_id",
+            (now,),
+        )
+        return [_key_from_row(r) for r in rows]
+
+    async def rotate_key(
+        self,
+        account: str,
+        region: str,
+        key_id: str,
+        material_for: Callable[[int], WrappedMaterial],
+        change: Callable[[Key], Key | None],
+        *,
+        max_of_type: int | None = None,
+    ) -> Key | None:
+        """One write transaction: read the key, apply ``change`` (None: no rotation after all),
+        add ``material_for(next version)`` and make that version current. LimitReachedError
+        if the key has ``max_of_type`` versions of the new material's rotation type."""
+
+        def body(conn: sqlite3.Connection) -> Key | None:
+            row = conn.execute(_SELECT_KEY, (account, region, key_id)).fetchone()
+            if row is None:
+                raise MissingError(f"key {key_id} not found")
+            current = _key_from_row(row)
+            changed = change(current)
+            if changed is None:
+                return None
+            material = material_for(current.current_version + 1)
+            if max_of_type is not None:
+                (count,) = conn.execute(
+                    "SELECT count(*) FROM materials WHERE account = ? AND region = ? "
+                    "AND key_id = ? AND rotation_type = ?",
+                    (account, region, key_id, material.rotation_type),
+                ).fetchone()
+                if count >= max_of_type:
+                    raise LimitReachedError(f"{count} {material.rotation_type} rotations")
+            changed = changed.copy(current_version=material.version)
+            _insert_material(conn, account, region, material)
+            conn.execute(_UPDATE_KEY, (*_key_row(changed)[3:], account, region, key_id))
+            return changed
+
+        return await self._run(self._write, body)
+
     # --- key material ---------------------------------------------------------------------
     async def get_materials(self, account: str, region: str, key_id: str) -> list[WrappedMaterial]:
         rows = await self._run(
             self._read,
-            "SELECT key_id, version, wrapped, created FROM materials "
+            f"SELECT {_MATERIAL_COLUMNS} FROM materials "
             "WHERE account = ? AND region = ? AND key_id = ? ORDER BY version",
             (account, region, key_id),
         )
-        return [WrappedMaterial(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+        return [_material_from_row(r) for r in rows]
 
     async def add_material(self, account: str, region: str, material: WrappedMaterial) -> None:
         def body(conn: sqlite3.Connection) -> None:
@@ -853,7 +925,15 @@ def _insert_material(
     conn: sqlite3.Connection, account: str, region: str, material: WrappedMaterial
 ) -> None:
     conn.execute(
-        "INSERT INTO materials (account, region, key_id, version, wrapped, created) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (account, region, material.key_id, material.version, material.wrapped, material.created),
+        "INSERT INTO materials (account, region, key_id, version, wrapped, created, "
+        "rotation_type) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            account,
+            region,
+            material.key_id,
+            material.version,
+            material.wrapped,
+            material.created,
+            material.rotation_type,
+        ),
     )

@@ -73,6 +73,20 @@ def test_cli_creates_key_and_round_trips_a_file(gateway, tmp_path):
     assert base64.b64decode(decrypted.strip()) == plaintext
 
 
+def test_cli_enables_rotation_and_rotates_on_demand(gateway, tmp_path):
+    env = cli_env(
+        tmp_path, AWS_ACCESS_KEY_ID=ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY
+    )
+    key_id = json.loads(aws(gateway, env, "kms", "create-key"))["KeyMetadata"]["KeyId"]
+    aws(gateway, env, "kms", "enable-key-rotation", "--key-id", key_id,
+        "--rotation-period-in-days", "180")  # fmt: skip
+    status = json.loads(aws(gateway, env, "kms", "get-key-rotation-status", "--key-id", key_id))
+    assert status["KeyRotationEnabled"] is True and status["RotationPeriodInDays"] == 180
+    aws(gateway, env, "kms", "rotate-key-on-demand", "--key-id", key_id)
+    rotations = json.loads(aws(gateway, env, "kms", "list-key-rotations", "--key-id", key_id))
+    assert [r["RotationType"] for r in rotations["Rotations"]] == ["ON_DEMAND"]
+
+
 def test_cli_reports_a_wrong_encryption_context_as_invalid_ciphertext(gateway, tmp_path):
     env = cli_env(
         tmp_path, AWS_ACCESS_KEY_ID=ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY

@@ -1,10 +1,11 @@
 """State changes racing the data path on a few keys lose nothing and corrupt nothing.
 
 Sixteen threads send a random mix of Encrypt, GenerateDataKey, Decrypt and ReEncrypt with
-DisableKey, EnableKey, ScheduleKeyDeletion, CancelKeyDeletion, alias changes and tags, all
-valid requests on four keys and three aliases. Every answer must be AWS-shaped (no 500),
-every Decrypt that succeeds must give back the plaintext that went in, and once every key
-is enabled again, every ciphertext the gateway ever returned must still decrypt to it.
+DisableKey, EnableKey, ScheduleKeyDeletion, CancelKeyDeletion, on-demand rotations, alias
+changes and tags, all valid requests on four keys and three aliases. Every answer must be
+AWS-shaped (no 500), every Decrypt that succeeds must give back the plaintext that went in,
+and once every key is enabled again, every ciphertext the gateway ever returned must still
+decrypt to it.
 """
 
 from __future__ import annotations
@@ -86,13 +87,15 @@ class Race:
             return {"AliasName": rng.choice(self.aliases)}, None
         if operation == "TagResource":
             return {"KeyId": target, "Tags": [{"TagKey": rng.choice("xyz"), "TagValue": "v"}]}, None
-        return {"KeyId": target}, None  # DisableKey, EnableKey, CancelKeyDeletion
+        # DisableKey, EnableKey, CancelKeyDeletion, RotateKeyOnDemand, EnableKeyRotation
+        return {"KeyId": target}, None
 
     def run(self, seed: int) -> None:
         rng = random.Random(seed)
         operations = ["Encrypt"] * 4 + ["GenerateDataKey"] * 2 + ["Decrypt"] * 3 + [
             "ReEncrypt", "DisableKey", "EnableKey", "ScheduleKeyDeletion", "CancelKeyDeletion",
-            "CreateAlias", "UpdateAlias", "DeleteAlias", "TagResource",
+            "CreateAlias", "UpdateAlias", "DeleteAlias", "TagResource", "RotateKeyOnDemand",
+            "EnableKeyRotation",
         ]  # fmt: skip
         for _ in range(REQUESTS_PER_THREAD):
             operation = rng.choice(operations)

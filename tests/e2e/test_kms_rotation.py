@@ -1,36 +1,199 @@
-"""GetKeyRotationStatus, as Terraform's aws_kms_key reads it for every key it manages."""
+"""Key rotation: automatic and on demand, the status and the list, through boto3.
+
+The shared gateway's "day" lasts 0.2 s (tests/e2e/server.py), so a period of 90 days
+falls due after 18 s; the automatic-rotation tests start gateways with shorter days.
+"""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.e2e.server import GatewayProcess
 from tests.e2e.test_kms_keys import error_of
 
 
-def test_rotation_status_of_every_kind_of_key_in_every_state(kms, key_id):
-    hmac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
-    for key in (key_id, hmac_key["KeyMetadata"]["Arn"]):
-        arn = kms.describe_key(KeyId=key)["KeyMetadata"]["Arn"]
-        answer = kms.get_key_rotation_status(KeyId=key)
-        assert (answer["KeyRotationEnabled"], answer["KeyId"]) == (False, arn)
-        assert "RotationPeriodInDays" not in answer and "NextRotationDate" not in answer
+def _material_of(kms, key_id: str) -> str:
+    return kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
+
+
+def test_rotation_is_off_until_enabled_and_off_again_once_disabled(kms, key_id):
+    arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    answer = kms.get_key_rotation_status(KeyId=key_id)
+    assert (answer["KeyRotationEnabled"], answer["KeyId"]) == (False, arn)
+    assert "RotationPeriodInDays" not in answer and "NextRotationDate" not in answer
+    before = time.time()
+    kms.enable_key_rotation(KeyId=key_id)
+    answer = kms.get_key_rotation_status(KeyId=arn)
+    assert answer["KeyRotationEnabled"] is True and answer["RotationPeriodInDays"] == 365
+    # 365 of the shared gateway's 0.2 s days from now.
+    due = answer["NextRotationDate"].timestamp()
+    assert before + 365 * 0.2 - 1 <= due <= time.time() + 365 * 0.2 + 1
+    kms.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=90)  # a new period
+    assert kms.get_key_rotation_status(KeyId=key_id)["RotationPeriodInDays"] == 90
+    kms.disable_key_rotation(KeyId=key_id)
+    answer = kms.get_key_rotation_status(KeyId=key_id)
+    assert answer["KeyRotationEnabled"] is False and "RotationPeriodInDays" not in answer
+
+
+@pytest.mark.parametrize("days", [89, 2561])
+def test_the_rotation_period_is_90_to_2560_days(unchecked_kms, key_id, days):
+    with pytest.raises(ClientError) as excinfo:
+        unchecked_kms.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=days)
+    assert error_of(excinfo)[0] == "ValidationException"
+
+
+def test_an_on_demand_rotation_makes_new_material_current_and_keeps_the_old(kms, key_id):
+    context = {"purpose": "rotation"}
+    old_blob = kms.encrypt(KeyId=key_id, Plaintext=b"before", EncryptionContext=context)[
+        "CiphertextBlob"
+    ]
+    old_material = _material_of(kms, key_id)
+    assert kms.rotate_key_on_demand(KeyId=key_id)["KeyId"].endswith(key_id)
+    new_material = _material_of(kms, key_id)
+    assert new_material != old_material
+    new_blob = kms.encrypt(KeyId=key_id, Plaintext=b"after", EncryptionContext=context)[
+        "CiphertextBlob"
+    ]
+    for blob, plaintext, material in (
+        (old_blob, b"before", old_material),
+        (new_blob, b"after", new_material),
+    ):
+        answer = kms.decrypt(CiphertextBlob=blob, EncryptionContext=context)
+        assert (answer["Plaintext"], answer["KeyMaterialId"]) == (plaintext, material)
+    data_key = kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")
+    assert data_key["KeyMaterialId"] == new_material
+    moved = kms.re_encrypt(
+        CiphertextBlob=old_blob,
+        SourceEncryptionContext=context,
+        DestinationKeyId=key_id,
+        DestinationEncryptionContext=context,
+    )
+    assert (moved["SourceKeyMaterialId"], moved["DestinationKeyMaterialId"]) == (
+        old_material,
+        new_material,
+    )
+    # The automatic schedule is not started by an on-demand rotation.
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is False
+
+    [rotation] = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+    assert rotation["RotationType"] == "ON_DEMAND" and rotation["KeyMaterialState"] == "CURRENT"
+    assert rotation["KeyMaterialId"] == new_material and "RotationDate" in rotation
+    everything = kms.list_key_rotations(KeyId=key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL")
+    first, second = everything["Rotations"]
+    assert (first["KeyMaterialId"], first["KeyMaterialState"]) == (old_material, "NON_CURRENT")
+    assert "RotationType" not in first and "RotationDate" not in first
+    assert second == rotation and everything["Truncated"] is False
+
+
+def test_key_rotations_page_and_stop_at_25_on_demand(kms, key_id):
+    for _ in range(25):
+        kms.rotate_key_on_demand(KeyId=key_id)
+    with pytest.raises(ClientError) as excinfo:
+        kms.rotate_key_on_demand(KeyId=key_id)
+    assert error_of(excinfo)[0] == "LimitExceededException"
+    seen, marker = [], None
+    while True:
+        page = kms.list_key_rotations(
+            KeyId=key_id, Limit=10, **({"Marker": marker} if marker else {})
+        )
+        seen += page["Rotations"]
+        if not page["Truncated"]:
+            break
+        marker = page["NextMarker"]
+    assert len(seen) == 25 and len({r["KeyMaterialId"] for r in seen}) == 25
+    assert [r["KeyMaterialState"] for r in seen] == ["NON_CURRENT"] * 24 + ["CURRENT"]
+    assert seen[-1]["KeyMaterialId"] == _material_of(kms, key_id)
+
+
+def test_rotation_follows_the_key_state_table(kms, key_id):
+    kms.enable_key_rotation(KeyId=key_id)
     kms.disable_key(KeyId=key_id)
-    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is False
+    for call in (kms.enable_key_rotation, kms.disable_key_rotation, kms.rotate_key_on_demand):
+        with pytest.raises(ClientError) as excinfo:
+            call(KeyId=key_id)
+        assert error_of(excinfo)[0] == "DisabledException"
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
     kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    with pytest.raises(ClientError) as excinfo:
+        kms.rotate_key_on_demand(KeyId=key_id)
+    assert error_of(excinfo)[0] == "KMSInvalidStateException"
+    # Rotation is suspended while the key waits for deletion, and back if it is cancelled.
     assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is False
+    kms.cancel_key_deletion(KeyId=key_id)
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
 
 
-def test_rotation_status_needs_a_key_id_or_arn(kms, key_id):
+def test_only_symmetric_encryption_keys_rotate(kms):
+    hmac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    for call in (kms.enable_key_rotation, kms.rotate_key_on_demand, kms.list_key_rotations):
+        with pytest.raises(ClientError) as excinfo:
+            call(KeyId=hmac_key["KeyId"])
+        assert error_of(excinfo)[0] == "UnsupportedOperationException"
+    answer = kms.get_key_rotation_status(KeyId=hmac_key["Arn"])
+    assert (answer["KeyRotationEnabled"], answer["KeyId"]) == (False, hmac_key["Arn"])
+
+
+def test_rotation_calls_need_a_key_id_or_arn(kms, key_id):
     kms.create_alias(AliasName="alias/rotation-status", TargetKeyId=key_id)
     for ref in ("alias/rotation-status", "11111111-2222-3333-4444-555555555555"):
-        with pytest.raises(ClientError) as excinfo:
-            kms.get_key_rotation_status(KeyId=ref)
-        assert error_of(excinfo)[0] == "NotFoundException"
+        for call in (
+            kms.get_key_rotation_status,
+            kms.enable_key_rotation,
+            kms.rotate_key_on_demand,
+        ):
+            with pytest.raises(ClientError) as excinfo:
+                call(KeyId=ref)
+            assert error_of(excinfo)[0] == "NotFoundException"
 
 
-def test_rotation_cannot_be_turned_on_yet(kms, key_id):
-    with pytest.raises(ClientError) as excinfo:
-        kms.enable_key_rotation(KeyId=key_id)
-    assert error_of(excinfo)[0] == "UnsupportedOperationException"
-    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is False
+def _automatic(kms, key_id: str) -> list[dict]:
+    rotations = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+    return [r for r in rotations if r["RotationType"] == "AUTOMATIC"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_automatic_rotation_when_due_once_per_period_and_not_while_disabled(tmp_path, workers):
+    # A "day" of 10 ms: a 90-day period falls due after 0.9 s; sweeps every 0.1 s.
+    server = GatewayProcess(
+        tmp_path / "data",
+        workers=workers,
+        extra_env={"GATEWAY_DELETION_DAY_SECONDS": "0.01", "GATEWAY_DELETION_SWEEP_SECONDS": "0.1"},
+    ).start()
+    try:
+        kms = server.client()
+        rotating = kms.create_key()["KeyMetadata"]["KeyId"]
+        paused = kms.create_key()["KeyMetadata"]["KeyId"]
+        blob = kms.encrypt(KeyId=rotating, Plaintext=b"sealed before")["CiphertextBlob"]
+        for key in (rotating, paused):
+            kms.enable_key_rotation(KeyId=key, RotationPeriodInDays=90)
+        first_due = kms.get_key_rotation_status(KeyId=rotating)["NextRotationDate"]
+        kms.disable_key(KeyId=paused)
+        deadline = time.monotonic() + 30
+        while len(_automatic(kms, rotating)) < 3:
+            assert time.monotonic() < deadline, "the key was not rotated when due"
+            time.sleep(0.2)
+        assert _automatic(kms, paused) == []  # a disabled key waits
+        # One rotation per period, however many workers sweep.
+        dates = [r["RotationDate"].timestamp() for r in _automatic(kms, rotating)]
+        assert all(b - a >= 0.8 for a, b in zip(dates, dates[1:], strict=False))
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"sealed before"
+        # The schedule moved on (a worker's view may be a rotation behind: its cache beat).
+        assert kms.get_key_rotation_status(KeyId=rotating)["NextRotationDate"] > first_due
+        kms.enable_key(KeyId=paused)  # overdue: rotated at the next sweep
+        while not _automatic(kms, paused):
+            assert time.monotonic() < deadline, "the re-enabled key was not rotated"
+            time.sleep(0.2)
+        # New ciphertexts use the current material in every worker, once their caches have
+        # caught up (GATEWAY_KEY_CACHE_SECONDS: 1 s).
+        kms.disable_key_rotation(KeyId=rotating)
+        time.sleep(1.5)
+        current = _material_of(kms, rotating)
+        for _ in range(10):
+            fresh = kms.encrypt(KeyId=rotating, Plaintext=b"x")["CiphertextBlob"]
+            assert kms.decrypt(CiphertextBlob=fresh)["KeyMaterialId"] == current
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log_path.read_text()

@@ -843,3 +843,85 @@ async def test_aliases_per_key_hold_across_two_stores_at_once(tmp_path: Path) ->
     finally:
         await a.close()
         await b.close()
+
+
+# --- rotation ------------------------------------------------------------------------------
+async def test_a_schema_3_database_is_migrated_with_its_keys_and_materials(tmp_path: Path) -> None:
+    from gateway.store import sqlite as module
+
+    path = tmp_path / "gateway.db"
+    conn = sqlite3.connect(path)
+    for version in (1, 2, 3):  # the file an earlier gateway left
+        for statement in module._MIGRATIONS[version]:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute(
+        "INSERT INTO keys VALUES (?, ?, 'old', 1.0, 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', "
+        "'AWS_KMS', 'Enabled', 'kept', '', '{}', NULL, NULL, 1, 0)",
+        (ACCOUNT, REGION),
+    )
+    conn.execute("INSERT INTO materials VALUES (?, ?, 'old', 1, x'0102', 2.0)", (ACCOUNT, REGION))
+    conn.commit()
+    conn.close()
+    s = SqliteStore(path)
+    await s.open()
+    try:
+        key = await s.get_key(ACCOUNT, REGION, "old")
+        assert key is not None and key.description == "kept"
+        assert (key.rotation_period_days, key.next_rotation, key.current_version) == (None, None, 1)
+        [material] = await s.get_materials(ACCOUNT, REGION, "old")
+        assert (material.wrapped, material.rotation_type) == (b"\x01\x02", None)
+    finally:
+        await s.close()
+
+
+async def test_rotate_key_adds_the_next_version_and_makes_it_current(store) -> None:
+    await add_key(store, "k")
+    versions: list[int] = []
+
+    def material_for(kind: str):
+        def make(version: int) -> WrappedMaterial:
+            versions.append(version)
+            return WrappedMaterial("k", version, f"w{version}".encode(), 5.0, kind)
+
+        return make
+
+    rotated = await store.rotate_key(ACCOUNT, REGION, "k", material_for("ON_DEMAND"), lambda k: k)
+    assert rotated is not None and rotated.current_version == 2 and versions == [2]
+    assert (await store.get_key(ACCOUNT, REGION, "k")).current_version == 2  # type: ignore[union-attr]
+    # Concurrent rotations apply one after another, each wrapping for its own version.
+    await asyncio.gather(
+        *(
+            store.rotate_key(ACCOUNT, REGION, "k", material_for("AUTOMATIC"), lambda k: k)
+            for _ in range(3)
+        )
+    )
+    materials = await store.get_materials(ACCOUNT, REGION, "k")
+    assert [(m.version, m.rotation_type) for m in materials] == [
+        (1, None), (2, "ON_DEMAND"), (3, "AUTOMATIC"), (4, "AUTOMATIC"), (5, "AUTOMATIC"),
+    ]  # fmt: skip
+    assert sorted(versions) == [2, 3, 4, 5]
+    # The change sees the stored key, may decline, and may raise; nothing is written then.
+    assert await store.rotate_key(ACCOUNT, REGION, "k", material_for("X"), lambda k: None) is None
+
+    def refuse(key: Key) -> Key:
+        raise RuntimeError("disabled")
+
+    with pytest.raises(RuntimeError):
+        await store.rotate_key(ACCOUNT, REGION, "k", material_for("X"), refuse)
+    # At most max_of_type versions of one rotation type.
+    with pytest.raises(LimitReachedError):
+        await store.rotate_key(
+            ACCOUNT, REGION, "k", material_for("AUTOMATIC"), lambda k: k, max_of_type=3
+        )
+    assert len(await store.get_materials(ACCOUNT, REGION, "k")) == 5
+    with pytest.raises(MissingError):
+        await store.rotate_key(ACCOUNT, REGION, "gone", material_for("X"), lambda k: k)
+
+
+async def test_keys_due_for_rotation_are_enabled_ones_past_their_date(store) -> None:
+    await add_key(store, "due", next_rotation=10.0, rotation_period_days=90)
+    await add_key(store, "later", next_rotation=30.0, rotation_period_days=90)
+    await add_key(store, "off")
+    await add_key(store, "disabled", next_rotation=5.0, state=KeyState.DISABLED)
+    assert [k.key_id for k in await store.keys_due_for_rotation(20.0)] == ["due"]
