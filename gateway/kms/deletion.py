@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from gateway.kms.service import Kms
+from gateway.kms.sweeping import sweep_forever
 from gateway.store.base import MissingError
 
 log = logging.getLogger("gateway.kms.deletion")
@@ -30,9 +30,4 @@ async def delete_due_keys(kms: Kms) -> int:
 
 
 async def run_deletion_sweeper(kms: Kms, interval: float) -> None:
-    while True:
-        try:
-            await delete_due_keys(kms)
-        except Exception:
-            log.exception("deletion sweep failed; will retry")
-        await asyncio.sleep(interval)
+    await sweep_forever(delete_due_keys, kms, interval, log)

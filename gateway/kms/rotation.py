@@ -13,7 +13,6 @@ API reference: https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKey
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from gateway.keys.rootkey import material_aad
 from gateway.kms.paging import decode_marker, limit_of, page
 from gateway.kms.service import Kms
 from gateway.kms.states import check_state
+from gateway.kms.sweeping import sweep_forever
 from gateway.store.base import LimitReachedError, MissingError
 
 log = logging.getLogger("gateway.kms.rotation")
@@ -208,9 +208,4 @@ async def rotate_due_keys(kms: Kms) -> int:
 
 
 async def run_rotation_sweeper(kms: Kms, interval: float) -> None:
-    while True:
-        try:
-            await rotate_due_keys(kms)
-        except Exception:
-            log.exception("rotation sweep failed; will retry")
-        await asyncio.sleep(interval)
+    await sweep_forever(rotate_due_keys, kms, interval, log)
