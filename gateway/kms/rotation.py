@@ -20,6 +20,7 @@ from typing import Any
 
 from gateway.caller import Caller
 from gateway.errors import (
+    InvalidMarkerException,
     LimitExceededException,
     NotFoundException,
     UnsupportedOperationException,
@@ -59,8 +60,13 @@ async def enable_key_rotation(kms: Kms, caller: Caller, req: dict[str, Any]) -> 
 
     def enable(current: Key) -> Key:
         _rotatable(current, "EnableKeyRotation")
+        start = now  # the schedule counts from the enable that turned rotation on
+        if current.rotation_period_days is not None and current.next_rotation is not None:
+            # Already on: keep its start, so a repeated call moves nothing and a new
+            # period applies from the same start (a date already past rotates at once).
+            start = current.next_rotation - current.rotation_period_days * kms.day_seconds
         return current.copy(
-            rotation_period_days=period, next_rotation=now + period * kms.day_seconds
+            rotation_period_days=period, next_rotation=start + period * kms.day_seconds
         )
 
     await kms.keys.modify(key, enable)
@@ -120,9 +126,11 @@ async def list_key_rotations(kms: Kms, caller: Caller, req: dict[str, Any]) -> d
             "only symmetric encryption KMS keys rotate."
         )
     limit = limit_of("ListKeyRotations", req)
-    after = decode_marker(req.get("Marker"))
-    first = int(after) + 1 if after is not None and after.isdigit() else 1
+    first = _first_version(decode_marker(req.get("Marker")))
     materials = await kms.store.get_materials(key.account, key.region, key.key_id)
+    # The newest stored version is the current one (a rotation commits both together);
+    # this worker's cached key may be a rotation behind for a moment.
+    current = max(material.version for material in materials)
     everything = req.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL"
     entries = []
     for material in materials:
@@ -133,9 +141,7 @@ async def list_key_rotations(kms: Kms, caller: Caller, req: dict[str, Any]) -> d
         entry: dict[str, Any] = {
             "KeyId": key.arn,
             "KeyMaterialId": material_id(key, material.version),
-            "KeyMaterialState": (
-                "CURRENT" if material.version == key.current_version else "NON_CURRENT"
-            ),
+            "KeyMaterialState": "CURRENT" if material.version == current else "NON_CURRENT",
         }
         if material.rotation_type is not None:
             entry["RotationDate"] = material.created
@@ -145,6 +151,15 @@ async def list_key_rotations(kms: Kms, caller: Caller, req: dict[str, Any]) -> d
             break
     items, paging = page(entries, limit, lambda item: str(item[0]))
     return {"Rotations": [entry for _, entry in items], **paging}
+
+
+def _first_version(after: str | None) -> int:
+    """The version a page starts at: 1, or the one after the marker's (a version number)."""
+    if after is None:
+        return 1
+    if not (after.isascii() and after.isdigit()) or int(after) < 1:
+        raise InvalidMarkerException("Invalid marker")
+    return int(after) + 1
 
 
 async def rotate_key(
@@ -187,17 +202,7 @@ async def rotate_due_keys(kms: Kms) -> int:
     for key in await kms.store.keys_due_for_rotation(now):
 
         def due(current: Key) -> Key | None:
-            # Checked again in the transaction: another worker may have rotated it, or
-            # rotation been disabled or the key disabled, since it was listed.
-            if (
-                current.state is not KeyState.ENABLED
-                or current.next_rotation is None
-                or current.next_rotation > now
-                or current.rotation_period_days is None
-            ):
-                return None
-            period = current.rotation_period_days * kms.day_seconds
-            return current.copy(next_rotation=now + period)
+            return still_due(current, now, kms.day_seconds)
 
         try:
             if await rotate_key(kms, key, AUTOMATIC, due) is not None:
@@ -205,6 +210,20 @@ async def rotate_due_keys(kms: Kms) -> int:
         except NotFoundException:
             continue  # deleted meanwhile
     return rotated
+
+
+def still_due(current: Key, now: float, day_seconds: float) -> Key | None:
+    """The key with its next rotation scheduled, if its automatic rotation is due at ``now``;
+    else None. Checked inside the rotation's transaction: another worker may have rotated
+    the key, or rotation or the key been disabled, since the sweep listed it."""
+    if (
+        current.state is not KeyState.ENABLED
+        or current.rotation_period_days is None
+        or current.next_rotation is None
+        or current.next_rotation > now
+    ):
+        return None
+    return current.copy(next_rotation=now + current.rotation_period_days * day_seconds)
 
 
 async def run_rotation_sweeper(kms: Kms, interval: float) -> None:
