@@ -89,15 +89,20 @@ async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Pat
     assert runner.server is not None
     request_target.guard(runner.server)
     app[CONNECTIONS].attach(runner.server)
-    site = web.TCPSite(
-        runner,
+    loop = asyncio.get_running_loop()
+    tls = _tls_context(settings)
+    # The listening socket is made here rather than by aiohttp's TCPSite, which passes no
+    # TLS handshake timeout: a connection stalled in its handshake is idle too, and is
+    # closed after the same GATEWAY_IDLE_TIMEOUT_SECONDS (asyncio's own default is 60 s).
+    listener = await loop.create_server(
+        runner.server,
         settings.host,
         settings.port,
-        ssl_context=_tls_context(settings),
+        ssl=tls,
+        ssl_handshake_timeout=settings.idle_timeout_seconds if tls is not None else None,
         reuse_port=reuse_port,
         backlog=1024,
     )
-    await site.start()
     # Everything built so far (service models, validators) lives as long as the process:
     # take it out of the collector's sight, or every full collection walks it (a 15 ms
     # pause was measured under load without this).
@@ -106,10 +111,10 @@ async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Pat
     scheme = "https" if settings.tls_cert else "http"
     log.info("serving", extra={"url": f"{scheme}://{settings.host}:{settings.port}"})
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    listener.close()  # no new connections; then the runner closes the open ones
     await runner.cleanup()
 
 

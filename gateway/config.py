@@ -34,8 +34,8 @@ class Settings:
     # Longest wait for the rest of a request body once its headers have arrived; past it the
     # answer is 408 and the connection is closed (after at most 2 s more of draining).
     body_timeout_seconds: float = 20.0
-    # How long a connection may stay idle (between requests, or before its first request's
-    # headers are complete) before it is closed.
+    # How long a connection may stay idle (between requests, before its first request's
+    # headers are complete, or with TLS in its handshake) before it is closed.
     idle_timeout_seconds: float = 60.0
     # How often a worker reads the store's change log to drop cache entries that other
     # workers' writes (DisableKey, ScheduleKeyDeletion) made stale: they are seen within it.

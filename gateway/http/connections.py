@@ -6,7 +6,7 @@ connection fails, the store and metrics files included. Past the cap a new conne
 closed as soon as it is accepted, before anything is read from it: a client sees the
 connection closed and retries, as the SDKs do, while the connections already open are
 served as before. With TLS a connection is counted once its handshake is done: one still
-in its handshake holds a descriptor uncounted, for at most asyncio's handshake timeout.
+in its handshake holds a descriptor uncounted, for at most the idle timeout (gateway/cli.py).
 """
 
 from __future__ import annotations

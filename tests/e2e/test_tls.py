@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import http.client
 import ipaddress
@@ -127,3 +128,34 @@ def test_plain_http_to_the_tls_port_gets_no_answer(tls_gateway):
         conn.close()
     assert response.status != 200
     assert b"ok" not in response.read()
+
+
+def test_a_connection_stalled_in_its_handshake_is_closed_after_the_idle_timeout(tmp_path):
+    cert_path, key_path = write_self_signed(tmp_path)
+    server = GatewayProcess(
+        tmp_path / "data",
+        extra_args=["--tls-cert", str(cert_path), "--tls-key", str(key_path)],
+        extra_env={"GATEWAY_IDLE_TIMEOUT_SECONDS": "1"},
+    )
+    server.scheme = "https"
+    server.start()
+    try:
+        # No ClientHello at all, and half of one: either holds a descriptor until closed
+        # (asyncio's own handshake timeout is 60 s, past this socket's 10).
+        silent = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        half = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        half.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        for sock in (silent, half):
+            with contextlib.suppress(ConnectionResetError):  # a reset is a close as well
+                assert sock.recv(65536) == b""
+            sock.close()
+        # A real client still completes its handshake and is served.
+        context = ssl.create_default_context(cafile=str(cert_path))
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert tls.recv(65536).startswith(b"HTTP/1.1 200")
+    finally:
+        server.stop()
