@@ -14,7 +14,6 @@ API reference: https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKey
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +27,8 @@ from gateway.errors import (
 from gateway.keys.blob import material_id
 from gateway.keys.model import Key, KeyState, WrappedMaterial
 from gateway.keys.rootkey import material_aad
+from gateway.kms import keymaterial
+from gateway.kms.dataplane import SYMMETRIC
 from gateway.kms.paging import decode_marker, limit_of, page
 from gateway.kms.service import Kms
 from gateway.kms.states import check_state
@@ -36,15 +37,17 @@ from gateway.store.base import LimitReachedError, MissingError
 
 log = logging.getLogger("gateway.kms.rotation")
 
-SYMMETRIC = "SYMMETRIC_DEFAULT"
 DEFAULT_PERIOD_DAYS = 365
 AUTOMATIC, ON_DEMAND = "AUTOMATIC", "ON_DEMAND"
-MATERIAL_BYTES = 32
 
 
 def _rotatable(key: Key, operation: str) -> None:
     """Only symmetric encryption keys of AWS_KMS origin rotate (the API reference)."""
     check_state(key, operation)
+    _check_symmetric(key, operation)
+
+
+def _check_symmetric(key: Key, operation: str) -> None:
     if key.key_spec != SYMMETRIC or key.origin != "AWS_KMS":
         raise UnsupportedOperationException(
             f"{key.arn} key spec is {key.key_spec} which is not valid for {operation}: "
@@ -120,11 +123,7 @@ async def rotate_key_on_demand(kms: Kms, caller: Caller, req: dict[str, Any]) ->
 async def list_key_rotations(kms: Kms, caller: Caller, req: dict[str, Any]) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeyRotations.html"""
     key = await kms.keys.resolve(caller, req["KeyId"], aliases=False)
-    if key.key_spec != SYMMETRIC:
-        raise UnsupportedOperationException(
-            f"{key.arn} key spec is {key.key_spec} which is not valid for ListKeyRotations: "
-            "only symmetric encryption KMS keys rotate."
-        )
+    _check_symmetric(key, "ListKeyRotations")
     limit = limit_of("ListKeyRotations", req)
     first = _first_version(decode_marker(req.get("Marker")))
     materials = await kms.store.get_materials(key.account, key.region, key.key_id)
@@ -175,7 +174,8 @@ async def rotate_key(
 
     def material_for(version: int) -> WrappedMaterial:
         # Wrapped inside the transaction: the version it is bound to is exactly the next.
-        wrapped = kms.root_key.wrap(os.urandom(MATERIAL_BYTES), material_aad(key.arn, version))
+        material = keymaterial.generate(key.key_spec)
+        wrapped = kms.root_key.wrap(material, material_aad(key.arn, version))
         return WrappedMaterial(key.key_id, version, wrapped, kms.clock(), rotation_type)
 
     try:
@@ -199,11 +199,11 @@ async def rotate_due_keys(kms: Kms) -> int:
     """Rotate every enabled key whose automatic rotation is due; returns how many."""
     rotated = 0
     now = kms.clock()
+
+    def due(current: Key) -> Key | None:
+        return still_due(current, now, kms.day_seconds)
+
     for key in await kms.store.keys_due_for_rotation(now):
-
-        def due(current: Key) -> Key | None:
-            return still_due(current, now, kms.day_seconds)
-
         try:
             if await rotate_key(kms, key, AUTOMATIC, due) is not None:
                 rotated += 1
