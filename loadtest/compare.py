@@ -89,6 +89,7 @@ class Bench:
                 warmup=self.args.warmup,
                 rate=rate,
                 server_pids=[server.pid],
+                processes=server.processes,
             )
         )
         batch = mean_batches(before, batch_totals(server.url)) if gateway else ""
@@ -175,6 +176,8 @@ def medians(rounds: list[list[Cell]]) -> list[Cell]:
             p99=statistics.median(s.p99 for s in done),
             max=statistics.median(s.max for s in done),
             errors=sum((s.errors for s in done), Counter()),
+            # The least even spread of connections over the server's processes.
+            connections=max((s.connections for s in done), key=_unevenness),
         )
         if cpus:
             summary.server_cpu_seconds = statistics.median(cpus) * summary.requests
@@ -184,6 +187,10 @@ def medians(rounds: list[list[Cell]]) -> list[Cell]:
         merged.append(Cell(first.target, first.processes, first.operation, summary, rate=schedule,
                            batch=first.batch))  # fmt: skip
     return merged
+
+
+def _unevenness(spread: tuple[int, ...]) -> int:
+    return spread[0] - spread[-1] if spread else 0
 
 
 def _ms(value: float) -> str:
@@ -205,6 +212,8 @@ def table(cells: list[Cell], concurrency: int) -> str:
             )
             continue
         s = c.summary
+        if len(s.connections) > 1:  # connections per server process
+            load_text += f" ({'/'.join(map(str, s.connections))})"
         cpu = f"{s.cpu_per_request * 1e6:.0f}" if s.cpu_per_request is not None else "-"
         errors = ", ".join(f"{k} {v}" for k, v in s.errors.most_common()) or "0"
         rows.append(

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from loadtest import proctree
+from loadtest import proctree, sockets
 from loadtest.stats import Summary, summarize
 
 T = TypeVar("T")
@@ -79,11 +79,23 @@ class Client:
         self.host, self.port = host, port
         self._conn: _Connection | None = None
 
+    async def connect(self) -> _Connection:
+        """The open connection, opened first if there is none."""
+        if self._conn is None or self._conn.closed:
+            loop = asyncio.get_running_loop()
+            _, self._conn = await loop.create_connection(_Connection, self.host, self.port)
+        return self._conn
+
+    @property
+    def local_port(self) -> int | None:
+        conn = self._conn
+        if conn is None or conn.closed or conn.transport is None:
+            return None
+        return int(conn.transport.get_extra_info("sockname")[1])
+
     async def send(self, wire: bytes) -> tuple[int, bytes]:
         loop = asyncio.get_running_loop()
-        if self._conn is None or self._conn.closed:
-            _, self._conn = await loop.create_connection(_Connection, self.host, self.port)
-        conn = self._conn
+        conn = await self.connect()
         conn.waiter = loop.create_future()
         assert conn.transport is not None
         conn.transport.write(wire)
@@ -95,6 +107,38 @@ class Client:
     def close(self) -> None:
         if self._conn is not None and self._conn.transport is not None:
             self._conn.transport.close()
+            self._conn.closed = True
+
+
+async def even_out(
+    clients: Sequence[Client], port: int, server_pids: Sequence[int], processes: int
+) -> tuple[int, ...]:
+    """Connect every client, then reconnect clients until each of ``processes`` server
+    processes holds as many of the connections as the others, give or take one.
+
+    SO_REUSEPORT hashes each connection to one worker: 32 connections land 20/12 or worse in
+    about one run of five, and all on one worker if it listened first. Both sides of a
+    comparison get the same even spread. Returns the spread reached (see sockets.spread);
+    it stays uneven only if a process never answers its share within the tries.
+    """
+    for client in clients:
+        await client.connect()
+    found: tuple[int, ...] = ()
+    for _ in range(40 * len(clients)):
+        held = sockets.serving_processes(list(server_pids), port)
+        if any(client.local_port not in held for client in clients):
+            await asyncio.sleep(0.002)  # accepted by the kernel, not yet by a worker
+            continue
+        owners = {client: held[client.local_port or -1] for client in clients}
+        pids = list(owners.values())
+        found = sockets.spread(pids, processes)
+        if found[0] - found[-1] <= 1:
+            return found
+        busiest = max(set(pids), key=pids.count)
+        client = next(c for c, pid in owners.items() if pid == busiest)
+        client.close()
+        await client.connect()
+    return found
 
 
 def error_type(status: int, body: bytes) -> str | None:
@@ -128,6 +172,7 @@ async def drive(
     rate: float | None = None,
     total: int | None = None,
     server_pids: Sequence[int] = (),
+    processes: int = 1,
     keep_bodies: bool = False,
 ) -> tuple[Summary, Run]:
     """Replay ``requests`` round robin from ``concurrency`` connections.
@@ -136,12 +181,15 @@ async def drive(
     arrives. With ``rate``, requests are due on a fixed schedule (open loop over the
     connections) and latency counts from the due time, so a stalled server is not hidden
     by the client waiting politely (coordinated omission). With ``total``, the run stops
-    after that many requests instead of after ``seconds``.
+    after that many requests instead of after ``seconds``. With ``server_pids`` and
+    ``processes`` > 1, the connections are first spread evenly over the server's processes.
     """
     if not requests:
         raise ValueError("no requests to send")
     cycle = itertools.cycle(requests)
     clients = [Client(host, port) for _ in range(concurrency)]
+    if server_pids and processes > 1:
+        await even_out(clients, port, server_pids, processes)
     run = Run()
     # Without a warm-up every answer counts (a CreateKey run needs all the key ids).
     measuring = warmup <= 0
@@ -191,10 +239,17 @@ async def drive(
                 await asyncio.sleep(delay)
             await one(client, due)
 
+    connections: tuple[int, ...] = ()
+
     async def measure_window() -> tuple[float, float, float]:
         """Measured seconds, server CPU seconds and this driver's own CPU seconds."""
-        nonlocal measuring
+        nonlocal measuring, connections
         await asyncio.sleep(max(0.0, start_at - clock()))
+        if server_pids:
+            # The spread the measured window starts with (a closed connection reconnects
+            # wherever the kernel hashes it).
+            held = sockets.serving_processes(list(server_pids), port)
+            connections = sockets.spread(held.values(), processes)
         cpu0, t0, own0 = proctree.cpu_seconds(list(server_pids)), clock(), time.process_time()
         measuring = True
         while clock() < stop_at and (total is None or sent < total):
@@ -213,6 +268,7 @@ async def drive(
         client.close()
     summary = summarize(run.latencies, elapsed, run.errors, cpu if server_pids else None)
     summary.client_cpu_seconds = own
+    summary.connections = connections
     return summary, run
 
 

@@ -37,6 +37,7 @@ def drive(args: argparse.Namespace, server: servers.Server, requests: list[bytes
             seconds=args.seconds,
             warmup=args.warmup,
             server_pids=[server.pid],
+            processes=server.processes,
         )
     )
     return summary

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from loadtest import sockets
 from loadtest.signing import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,8 @@ def free_port() -> int:
 
 
 class Server:
-    """A child process tree serving HTTP on 127.0.0.1:``port``."""
+    """A child process tree serving HTTP on 127.0.0.1:``port``, from ``processes``
+    processes sharing the port (SO_REUSEPORT)."""
 
     def __init__(
         self,
@@ -51,8 +53,10 @@ class Server:
         cwd: Path = ROOT,
         env: dict[str, str] | None = None,
         ready_path: str = "/",
+        processes: int = 1,
     ) -> None:
         self.name, self.argv, self.port, self.cwd = name, argv, port, cwd
+        self.processes = processes
         self.env = {**os.environ, **(env or {})}
         self.ready_path = ready_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -77,7 +81,9 @@ class Server:
         while time.monotonic() - begin < timeout:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited early:\n{self.log.read_text()[-3000:]}")
-            if self._answers():
+            # Ready once every process listens: a connection made before the last one
+            # listens is hashed among the others only.
+            if self._answers() and sockets.listeners(self.port) >= self.processes:
                 self.started_in = time.monotonic() - begin
                 return self
             time.sleep(0.02)
@@ -151,7 +157,15 @@ def gateway(
         "GATEWAY_SECRET_ACCESS_KEY": TEST_SECRET_ACCESS_KEY,
     }
     name = f"gateway-{workers}w" + (f"-without-{without.replace(',', '-')}" if without else "")
-    return Server(name, argv, port, cwd=gateway_source(), env=env, ready_path="/healthz")
+    return Server(
+        name,
+        argv,
+        port,
+        cwd=gateway_source(),
+        env=env,
+        ready_path="/healthz",
+        processes=1 if without else workers,
+    )
 
 
 def unthrottled_config(directory: Path) -> Path:
@@ -181,4 +195,4 @@ def bare(processes: int = 1, port: int | None = None) -> Server:
         "--processes",
         str(processes),
     ]
-    return Server(f"bare-{processes}p", argv, port)
+    return Server(f"bare-{processes}p", argv, port, processes=processes)

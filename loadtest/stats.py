@@ -33,6 +33,8 @@ class Summary:
     server_cpu_seconds: float | None = None
     # The load generator's own CPU: on a shared 2-core box it competes with the server.
     client_cpu_seconds: float | None = None
+    # Connections held by each server process as the measured window began, most first.
+    connections: tuple[int, ...] = ()
 
     @property
     def rate(self) -> float:
@@ -60,6 +62,11 @@ class Summary:
             + (
                 f"driver CPU {self.client_cpu_seconds / self.requests * 1e6:.0f} µs/req; "
                 if self.client_cpu_seconds is not None and self.requests
+                else ""
+            )
+            + (
+                f"connections {'/'.join(map(str, self.connections))}; "
+                if len(self.connections) > 1
                 else ""
             )
             + f"errors: {errors}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from loadtest.compare import Cell, paired_shares
+from loadtest.compare import Cell, medians, paired_shares, table
 from loadtest.stats import Summary
 
 
@@ -58,3 +58,17 @@ def test_sign_is_paired_with_the_same_rounds_encrypt() -> None:
 def test_no_sign_row_without_both_operations() -> None:
     rounds = [[_cell("gateway", 1, "Encrypt", 10_000), _cell("gateway", 1, "Sign", 8_000)]]
     assert "Sign / Encrypt" not in paired_shares(rounds, ["Sign"])
+
+
+def test_the_table_shows_how_the_connections_were_spread_least_even_round_first() -> None:
+    rounds = []
+    for spread in ((16, 16), (17, 15), (16, 16)):
+        cell = _cell("gateway", 2, "Encrypt", 10_000)
+        assert cell.summary is not None
+        cell.summary.connections = spread
+        rounds.append([cell, _cell("gateway", 1, "Encrypt", 8_000)])
+    merged = medians(rounds)
+    assert merged[0].summary is not None and merged[0].summary.connections == (17, 15)
+    two, one = table(merged, 32).splitlines()[2:]
+    assert "| c=32 (17/15) |" in two
+    assert "| c=32 |" in one  # one process: nothing to spread
