@@ -9,7 +9,9 @@ and, for errors, the ``__type``: a few tens of µs per request, so the server ge
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
@@ -22,6 +24,7 @@ from loadtest import proctree, sockets
 from loadtest.stats import Summary, summarize
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class _Connection(asyncio.Protocol):
@@ -111,33 +114,50 @@ class Client:
 
 
 async def even_out(
-    clients: Sequence[Client], port: int, server_pids: Sequence[int], processes: int
+    clients: Sequence[Client],
+    port: int,
+    server_pids: Sequence[int],
+    processes: int,
+    *,
+    within: float = 3.0,
 ) -> tuple[int, ...]:
     """Connect every client, then reconnect clients until each of ``processes`` server
     processes holds as many of the connections as the others, give or take one.
 
     SO_REUSEPORT hashes each connection to one worker: 32 connections land 20/12 or worse in
     about one run of five, and all on one worker if it listened first. Both sides of a
-    comparison get the same even spread. Returns the spread reached (see sockets.spread);
-    it stays uneven only if a process never answers its share within the tries.
+    comparison get the same even spread. Gives up after ``within`` seconds (a worker that
+    never accepts) with a warning. Returns the spread reached (see sockets.spread), () if
+    some connection never got a server process.
     """
-    for client in clients:
-        await client.connect()
     found: tuple[int, ...] = ()
-    for _ in range(40 * len(clients)):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for client in clients:
+            if client.local_port is None:
+                # Never connected, or closed by the server: a refusal here is left to
+                # send(), which counts it as the run's error.
+                with contextlib.suppress(OSError):
+                    await client.connect()
         held = sockets.serving_processes(list(server_pids), port)
-        if any(client.local_port not in held for client in clients):
-            await asyncio.sleep(0.002)  # accepted by the kernel, not yet by a worker
+        owners = {c: held.get(c.local_port or -1) for c in clients}
+        pids = [pid for pid in owners.values() if pid is not None]
+        if len(pids) < len(clients):
+            found = ()
+            await asyncio.sleep(0.005)  # accepted by the kernel, not yet by a worker
             continue
-        owners = {client: held[client.local_port or -1] for client in clients}
-        pids = list(owners.values())
         found = sockets.spread(pids, processes)
         if found[0] - found[-1] <= 1:
             return found
         busiest = max(set(pids), key=pids.count)
-        client = next(c for c, pid in owners.items() if pid == busiest)
-        client.close()
-        await client.connect()
+        moved = next(c for c, pid in owners.items() if pid == busiest)
+        moved.close()
+    log.warning(
+        "connections not spread evenly over %d server processes within %.0f s: %s",
+        processes,
+        within,
+        "/".join(map(str, found)) or "some never accepted",
+    )
     return found
 
 
@@ -188,8 +208,11 @@ async def drive(
         raise ValueError("no requests to send")
     cycle = itertools.cycle(requests)
     clients = [Client(host, port) for _ in range(concurrency)]
+    # The spread the run starts with (a connection the server closes reconnects wherever
+    # the kernel hashes it).
+    connections: tuple[int, ...] = ()
     if server_pids and processes > 1:
-        await even_out(clients, port, server_pids, processes)
+        connections = await even_out(clients, port, server_pids, processes)
     run = Run()
     # Without a warm-up every answer counts (a CreateKey run needs all the key ids).
     measuring = warmup <= 0
@@ -239,17 +262,10 @@ async def drive(
                 await asyncio.sleep(delay)
             await one(client, due)
 
-    connections: tuple[int, ...] = ()
-
     async def measure_window() -> tuple[float, float, float]:
         """Measured seconds, server CPU seconds and this driver's own CPU seconds."""
-        nonlocal measuring, connections
+        nonlocal measuring
         await asyncio.sleep(max(0.0, start_at - clock()))
-        if server_pids:
-            # The spread the measured window starts with (a closed connection reconnects
-            # wherever the kernel hashes it).
-            held = sockets.serving_processes(list(server_pids), port)
-            connections = sockets.spread(held.values(), processes)
         cpu0, t0, own0 = proctree.cpu_seconds(list(server_pids)), clock(), time.process_time()
         measuring = True
         while clock() < stop_at and (total is None or sent < total):

@@ -115,7 +115,8 @@ def main() -> None:
         f"c={args.concurrency}, {args.workers} worker(s)) |",
         f"| data dir size | {db_bytes / mb:,.0f} MiB |",
         f"| RSS of the server tree right after creating them | {rss_created / mb:,.0f} MiB |",
-        f"| start time with them in the store (to /healthz) | {started_in:.2f} s |",
+        "| start time with them in the store (to /healthz, every worker listening) "
+        f"| {started_in:.2f} s |",
         f"| RSS after restart, idle | {rss_idle / mb:,.0f} MiB |",
         f"| RSS after the Encrypt runs below | {rss_after / mb:,.0f} MiB |",
         "",

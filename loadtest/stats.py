@@ -33,7 +33,7 @@ class Summary:
     server_cpu_seconds: float | None = None
     # The load generator's own CPU: on a shared 2-core box it competes with the server.
     client_cpu_seconds: float | None = None
-    # Connections held by each server process as the measured window began, most first.
+    # Connections held by each server process as the run began, most first.
     connections: tuple[int, ...] = ()
 
     @property
