@@ -68,8 +68,8 @@ LINGERING_SECONDS = 2.0
 async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Path | None) -> None:
     from aiohttp import web
 
-    from gateway.http import request_target
-    from gateway.http.app import CONNECTIONS, create_app
+    from gateway.http import fast_lane, request_target
+    from gateway.http.app import CONNECTIONS, ENDPOINT, create_app
     from gateway.http.connections import ensure_descriptors
 
     ensure_descriptors(settings.max_connections)
@@ -88,6 +88,8 @@ async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Pat
     await runner.setup()
     assert runner.server is not None
     request_target.guard(runner.server)
+    # The endpoint exists once setup has run the app's cleanup_ctx.
+    fast_lane.install(runner.server, app[ENDPOINT].handle)
     app[CONNECTIONS].attach(runner.server)
     loop = asyncio.get_running_loop()
     tls = _tls_context(settings)

@@ -2,6 +2,10 @@
 concurrency against: the bare aiohttp+uvloop ceiling (1 and 2 processes), the gateway
 (1 and 2 workers) and moto_server; then p99 at 80 % of the gateway's peak (rate-limited).
 
+The ceiling runs twice: routed through aiohttp's ``web.Application`` (``ceiling``, the
+issue's bare handler), and behind the fast lane the gateway itself serves ``POST /`` with
+(``ceiling-lane``), so the gateway's share can be read against either.
+
 python -m loadtest.compare [--seconds 5] [--concurrency 32] [--repeat 3] [--out table.md]
 Prints markdown: machine, one row per cell, then the ratios against the targets. With
 --repeat N the whole matrix runs N times in turn and each figure is the median of the N.
@@ -29,6 +33,7 @@ from loadtest.signing import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, Signer
 from loadtest.stats import Summary
 
 OPS = ("Encrypt", "GenerateDataKey", "Decrypt", "Sign")
+CEILING, LANE_CEILING, SHAPED = "ceiling", "ceiling-lane", "Encrypt-shaped"
 RATE_OPS = ("Encrypt", "GenerateDataKey", "Decrypt")
 
 
@@ -132,21 +137,24 @@ class Bench:
                     rate=cell.summary.rate * self.args.fraction,
                 )
 
-    def ceiling(self, processes: int) -> None:
-        with servers.bare(processes) as server:
+    def ceiling(self, processes: int, *, fast_lane: bool = False) -> None:
+        target = LANE_CEILING if fast_lane else CEILING
+        with servers.bare(processes, fast_lane=fast_lane) as server:
             # The gateway's own Encrypt requests: the bare handler parses the same bodies.
             signer = Signer(server.url, Credentials(TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY))
             requests = workload.ceiling_pool(signer, self.shape)
-            cell = self.run(server, "ceiling", processes, "Encrypt-shaped", requests)
-            if cell.summary and cell.summary.rate:
+            cell = self.run(server, target, processes, SHAPED, requests)
+            # The tail at 80 % is the routed ceiling's only: one reference for the p99 rows.
+            if not fast_lane and cell.summary and cell.summary.rate:
                 # The stack's own tail at 80 % of its peak: what the gateway's 80 % rows
                 # are judged against on the same machine.
                 rate = cell.summary.rate * self.args.fraction
-                self.run(server, "ceiling", processes, "Encrypt-shaped", requests, rate=rate)
+                self.run(server, target, processes, SHAPED, requests, rate=rate)
 
     def all(self) -> None:
         for processes in (1, 2):
             self.ceiling(processes)
+            self.ceiling(processes, fast_lane=True)
         with tempfile.TemporaryDirectory(prefix="loadtest-") as tmp:
             config = servers.unthrottled_config(Path(tmp))
             for workers in (1, 2):
@@ -257,25 +265,29 @@ def ratios(cells: list[Cell]) -> str:
 
     rows = [
         "| operation | gw 1w req/s | gw 2w req/s | moto req/s | gw1/moto | gw2/moto "
-        "| gw1/ceiling1 req/s (CPU) | gw2/ceiling2 req/s (CPU) | p99 ms at 80% peak (1w / 2w) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| gw1/ceiling1 req/s (CPU) | gw2/ceiling2 req/s (CPU) "
+        "| gw1/ceiling-lane1 req/s (CPU) | gw2/ceiling-lane2 req/s (CPU) "
+        "| p99 ms at 80% peak (1w / 2w) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    ceil1, ceil2 = peak("ceiling", 1, "Encrypt-shaped"), peak("ceiling", 2, "Encrypt-shaped")
-    # CPU per request is steadier than req/s on a shared box: ceiling CPU / gateway CPU.
-    ccpu1, ccpu2 = cpu("ceiling", 1, "Encrypt-shaped"), cpu("ceiling", 2, "Encrypt-shaped")
+
+    def shares(op: str, ceiling: str, procs: int) -> str:
+        # CPU per request is steadier than req/s on a shared box: ceiling CPU / gateway CPU.
+        top = share(peak("gateway", procs, op), peak(ceiling, procs, SHAPED))
+        return f"{top} ({share(cpu(ceiling, procs, SHAPED), cpu('gateway', procs, op))})"
+
     for op in OPS:
         g1, g2, m = peak("gateway", 1, op), peak("gateway", 2, op), peak("moto", 1, op)
         fmt = lambda v: f"{v:,.0f}" if v else "-"  # noqa: E731
         rows.append(
-            f"| {op} | {fmt(g1)} | {fmt(g2)} | {fmt(m)} | {ratio(g1, m)} "
-            f"| {ratio(g2, m)} | {share(g1, ceil1)} ({share(ccpu1, cpu('gateway', 1, op))}) "
-            f"| {share(g2, ceil2)} ({share(ccpu2, cpu('gateway', 2, op))}) "
+            f"| {op} | {fmt(g1)} | {fmt(g2)} | {fmt(m)} | {ratio(g1, m)} | {ratio(g2, m)} "
+            f"| {shares(op, CEILING, 1)} | {shares(op, CEILING, 2)} "
+            f"| {shares(op, LANE_CEILING, 1)} | {shares(op, LANE_CEILING, 2)} "
             f"| {p99_at_rate(1, op)} / {p99_at_rate(2, op)} |"
         )
-    shaped = "Encrypt-shaped"
     rows.append(
-        f"| (ceiling, {shaped}) | | | | | | | "
-        f"| {p99_at_rate(1, shaped, 'ceiling')} / {p99_at_rate(2, shaped, 'ceiling')} |"
+        f"| (ceiling, {SHAPED}) | | | | | | | | | "
+        f"| {p99_at_rate(1, SHAPED, CEILING)} / {p99_at_rate(2, SHAPED, CEILING)} |"
     )
     return "\n".join(rows)
 
@@ -298,17 +310,22 @@ def _per_round(
 
 
 def paired_shares(rounds: list[list[Cell]], operations: list[str]) -> str:
-    """The gateway's req/s as a share of the ceiling's *in the same round*, and Sign's as a
-    share of Encrypt's with as many workers, median over rounds (see ``_per_round``)."""
-    rows = [
-        "| operation | gw 1w / ceiling 1p, per round | median | gw 2w / ceiling 2p, per round "
-        "| median |",
-        "|---|---|---|---|---|",
-    ]
-    ceiling = ("ceiling", "Encrypt-shaped")
-    for op in operations:
-        shares = [_per_round(rounds, ("gateway", op), ceiling, procs) for procs in (1, 2)]
-        rows.append("| " + " | ".join([op, *shares[0], *shares[1]]) + " |")
+    """The gateway's req/s as a share of each ceiling's *in the same round*, and Sign's as
+    a share of Encrypt's with as many workers, median over rounds (see ``_per_round``)."""
+    rows: list[str] = []
+    for name in (CEILING, LANE_CEILING):
+        if rows:
+            rows.append("")
+        rows += [
+            f"| operation | gw 1w / {name} 1p, per round | median "
+            f"| gw 2w / {name} 2p, per round | median |",
+            "|---|---|---|---|---|",
+        ]
+        for op in operations:
+            shares = [
+                _per_round(rounds, ("gateway", op), (name, SHAPED), procs) for procs in (1, 2)
+            ]
+            rows.append("| " + " | ".join([op, *shares[0], *shares[1]]) + " |")
     if "Sign" in operations and "Encrypt" in operations:
         shares = [
             _per_round(rounds, ("gateway", "Sign"), ("gateway", "Encrypt"), procs)

@@ -79,7 +79,7 @@ class KmsEndpoint:
         self.in_flight = 0  # read by the metrics at scrape time
         self._request_ids = _request_id_source()
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.BaseRequest) -> web.Response:
         request_id = self._request_ids()
         started = time.perf_counter()
         operation = "-"
@@ -166,7 +166,7 @@ class KmsEndpoint:
             )
         return response
 
-    def _body_at_hand(self, request: web.Request) -> bytes | None:
+    def _body_at_hand(self, request: web.BaseRequest) -> bytes | None:
         """The whole body if it has all arrived (as a KMS-sized body usually has with its
         headers), without a coroutine; None if it is still to be read."""
         length = request.content_length
@@ -180,7 +180,7 @@ class KmsEndpoint:
             raise self._too_large()
         return body
 
-    async def _read_body(self, request: web.Request) -> bytes:
+    async def _read_body(self, request: web.BaseRequest) -> bytes:
         chunks: list[bytes] = []
         size = 0
         try:
@@ -207,7 +207,7 @@ class KmsEndpoint:
 
     def _authenticate(
         self,
-        request: web.Request,
+        request: web.BaseRequest,
         body: bytes,
         signed: sigv4.SignedRequest,
         active: ActiveKey | None,

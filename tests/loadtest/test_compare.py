@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from loadtest.compare import Cell, medians, paired_shares, table
+from loadtest.compare import Cell, medians, paired_shares, ratios, table
 from loadtest.stats import Summary
 
 
@@ -31,6 +31,20 @@ def test_shares_pair_each_round_with_its_own_ceiling() -> None:
     text = paired_shares(rounds, ["Encrypt"])
     row = text.splitlines()[2]
     assert row == "| Encrypt | 50%, 50%, 60% | 50% | - | - |"
+
+
+def test_the_gateway_is_also_shared_against_the_lane_ceiling() -> None:
+    rounds = [
+        [
+            _cell("ceiling", 1, "Encrypt-shaped", 20_000),
+            _cell("ceiling-lane", 1, "Encrypt-shaped", 25_000),
+            _cell("gateway", 1, "Encrypt", 15_000),
+        ],
+    ]
+    lines = paired_shares(rounds, ["Encrypt"]).splitlines()
+    assert lines[2] == "| Encrypt | 75% | 75% | - | - |"
+    assert lines[4].startswith("| operation | gw 1w / ceiling-lane 1p")
+    assert lines[6] == "| Encrypt | 60% | 60% | - | - |"
 
 
 def test_a_round_with_errors_or_a_missing_cell_is_left_out() -> None:
@@ -73,3 +87,16 @@ def test_the_table_shows_how_the_connections_were_spread_least_even_round_first(
     two, one = table(merged, 32).splitlines()[2:]
     assert "| c=32 (16/14) |" in two
     assert "| c=32 |" in one  # one process: nothing to spread
+
+
+def test_the_ratios_give_both_ceilings_in_req_s_and_cpu() -> None:
+    cells = [
+        _cell("ceiling", 1, "Encrypt-shaped", 20_000),
+        _cell("ceiling-lane", 1, "Encrypt-shaped", 25_000),
+        _cell("gateway", 1, "Encrypt", 15_000),
+    ]
+    for cell, cpu in zip(cells, (48e-6, 32e-6, 64e-6), strict=True):
+        assert cell.summary is not None
+        cell.summary.server_cpu_seconds = cpu * cell.summary.requests
+    row = ratios(cells).splitlines()[2]
+    assert "| 75% (75%) | - (-) | 60% (50%) | - (-) |" in row
