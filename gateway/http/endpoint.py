@@ -169,11 +169,12 @@ class KmsEndpoint:
     def _body_at_hand(self, request: web.BaseRequest) -> bytes | None:
         """The whole body if it has all arrived (as a KMS-sized body usually has with its
         headers), without a coroutine; None if it is still to be read."""
-        length = request.content_length
-        if length is not None and length > self._max_body:
-            raise self._too_large()
         content = request.content
         if not content.is_eof():
+            # Refused before a byte of it is read if its declared length is too large.
+            length = request.content_length
+            if length is not None and length > self._max_body:
+                raise self._too_large()
             return None
         body = content.read_nowait()
         if len(body) > self._max_body:
@@ -232,8 +233,7 @@ class KmsEndpoint:
             body=body,
             cache=self._signing_keys,
         )
-        record = active.record
-        return Caller(record.account, signed.region, record.principal_arn, record.access_key_id)
+        return active.caller(signed.region)
 
     def _unknown(self, target: str) -> AwsError:
         prefix, _, name = target.partition(".")

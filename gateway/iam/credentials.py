@@ -10,9 +10,10 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.caller import Caller
 from gateway.keys.model import AccessKey
 from gateway.keys.rootkey import RootKey, secret_aad
 from gateway.store.base import Store
@@ -34,6 +35,18 @@ def new_secret_access_key() -> str:
 class ActiveKey:
     record: AccessKey
     secret: str
+    # The Caller of each region this key has signed for, built once rather than per
+    # request. Regions are checked against AWS's fixed list first, so it stays small.
+    _callers: dict[str, Caller] = field(default_factory=dict, repr=False, compare=False)
+
+    def caller(self, region: str) -> Caller:
+        """Who calls with this key, acting in ``region``."""
+        caller = self._callers.get(region)
+        if caller is None:
+            record = self.record
+            caller = Caller(record.account, region, record.principal_arn, record.access_key_id)
+            self._callers[region] = caller
+        return caller
 
 
 class Credentials:

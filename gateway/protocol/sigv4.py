@@ -79,11 +79,6 @@ def _signed(scope: _Scope, signature: str, amz_date: str) -> SignedRequest:
     return _new_tuple(SignedRequest, (*scope, signature, amz_date))  # type: ignore[no-any-return]
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    # aiohttp's CIMultiDictProxy is case-insensitive; plain dicts in tests use lower-case keys.
-    return headers.get(name)
-
-
 @functools.lru_cache(maxsize=1024)  # clients sign many requests within the same second
 def _parse_amz_date(value: str) -> float | None:
     """Epoch seconds of an ISO-8601 basic timestamp, or None if it is not one."""
@@ -121,8 +116,9 @@ def parse_authorization(
     it. Raises MissingAuthenticationTokenException, IncompleteSignatureException or
     InvalidSignatureException with the texts AWS uses.
     """
-    auth = _header(headers, "authorization")
-    amz_date = _header(headers, "x-amz-date")
+    # aiohttp's CIMultiDictProxy is case-insensitive; plain dicts in tests use lower-case keys.
+    auth = headers.get("authorization")
+    amz_date = headers.get("x-amz-date")
     if auth and amz_date:
         # Fast path for the SDKs' layout "<scope and signed headers>, Signature=<hex>": the
         # part before the signature repeats on every request of a client, so its checks
@@ -407,9 +403,11 @@ def verify_signature(
     here; the three hashes over it and the compare run in the native core.
     """
     lines = "\n".join(_canonical_header_lines(headers, req.signed_headers))
+    # Every AWS JSON request is "POST /" without a query: its URI and query need no work.
+    uri = "/" if path == "/" else canonical_uri(path)
     # The body's hash follows the last newline.
     canonical_head = (
-        f"{method.upper()}\n{canonical_uri(path)}\n{canonical_query(query)}\n"
+        f"{method.upper()}\n{uri}\n{canonical_query(query) if query else ''}\n"
         f"{lines}\n\n{req.signed_list}\n"
     )
     sts_head = f"{ALGORITHM}\n{req.amz_date}\n{req.credential_scope}\n"
