@@ -4,6 +4,7 @@ import stat
 
 import pytest
 
+from gateway.caller import Caller
 from gateway.iam.credentials import Credentials, bootstrap_admin, new_access_key_id
 from gateway.keys.rootkey import RootKey
 from gateway.store.sqlite import SqliteStore
@@ -45,6 +46,15 @@ async def test_cached_holds_only_keys_a_lookup_found(store) -> None:
     assert found is not None and creds.cached(key_id) is found
     assert await creds.lookup("AKIANOTAREALKEY00000") is None
     assert creds.cached("AKIANOTAREALKEY00000") is None
+
+
+async def test_a_keys_caller_acts_in_the_region_it_signed_for(store) -> None:
+    created = await Credentials(store, RootKey(b"\x02" * 32)).create(ACCOUNT, "carol")
+    key_id = created.record.access_key_id
+    east, west = created.caller("us-east-1"), created.caller("eu-west-1")
+    assert east == Caller(ACCOUNT, "us-east-1", f"arn:aws:iam::{ACCOUNT}:user/carol", key_id)
+    assert west == east._replace(region="eu-west-1")
+    assert created.caller("us-east-1") is east  # built once, not per request
 
 
 async def test_bootstrap_from_environment(store, tmp_path) -> None:
