@@ -62,35 +62,15 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-LINGERING_SECONDS = 2.0
-
-
 async def _serve_worker(settings: Settings, reuse_port: bool, shared_quotas: Path | None) -> None:
-    from aiohttp import web
-
-    from gateway.http import fast_lane, request_target
-    from gateway.http.app import CONNECTIONS, ENDPOINT, create_app
+    from gateway.http.app import create_app
     from gateway.http.connections import ensure_descriptors
+    from gateway.http.runner import start_runner
 
     ensure_descriptors(settings.max_connections)
     app = create_app(settings, shared_quotas=shared_quotas)
-    # keepalive_timeout also bounds a new connection that sends no request, or its headers
-    # a line at a time: aiohttp's own default keeps such a connection for an hour.
-    # lingering_time: after refusing a body (413, 408) aiohttp drains what is still coming,
-    # so the client can read the answer before the close; 2 s, not its default 10.
-    runner = web.AppRunner(
-        app,
-        access_log=None,
-        handle_signals=False,
-        keepalive_timeout=settings.idle_timeout_seconds,
-        lingering_time=LINGERING_SECONDS,
-    )
-    await runner.setup()
+    runner = await start_runner(app, settings)
     assert runner.server is not None
-    request_target.guard(runner.server)
-    # The endpoint exists once setup has run the app's cleanup_ctx.
-    fast_lane.install(runner.server, app[ENDPOINT].handle)
-    app[CONNECTIONS].attach(runner.server)
     loop = asyncio.get_running_loop()
     tls = _tls_context(settings)
     # The listening socket is made here rather than by aiohttp's TCPSite, which passes no

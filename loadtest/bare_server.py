@@ -41,7 +41,8 @@ async def _encrypt_shaped(request: web.BaseRequest) -> web.Response:
     return web.Response(body=body, content_type="application/x-amz-json-1.1")
 
 
-async def _serve(port: int, reuse_port: bool, lane: bool) -> None:
+async def start(port: int, reuse_port: bool, lane: bool) -> web.AppRunner:
+    """The bare server listening on 127.0.0.1:``port`` (0: any free port)."""
     app = web.Application()
     app.router.add_post("/", _encrypt_shaped)
     app.router.add_get("/", _ok)
@@ -49,9 +50,14 @@ async def _serve(port: int, reuse_port: bool, lane: bool) -> None:
     await runner.setup()
     if lane:
         assert runner.server is not None
-        fast_lane.install(runner.server, _encrypt_shaped)
+        fast_lane.install(app, runner.server, _encrypt_shaped)
     site = web.TCPSite(runner, "127.0.0.1", port, reuse_port=reuse_port, backlog=1024)
     await site.start()
+    return runner
+
+
+async def _serve(port: int, reuse_port: bool, lane: bool) -> None:
+    runner = await start(port, reuse_port, lane)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -18,9 +18,13 @@ from aiohttp import hdrs, web
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
-def install(server: web.Server, post_root: Handler) -> None:
-    """Serve ``POST /`` on ``server`` with ``post_root`` (before the site starts: each
-    connection copies the server's handler when it is made)."""
+def install(app: web.Application, server: web.Server, post_root: Handler) -> None:
+    """Serve ``POST /`` on ``app``'s ``server`` with ``post_root`` (after the runner's
+    setup, before the site starts: each connection copies the server's handler when it is
+    made). Refused if ``app`` has middlewares or response-prepare handlers: the lane would
+    skip them for nearly every request."""
+    if app.middlewares or app.on_response_prepare:
+        raise RuntimeError("the fast lane would skip this app's middlewares or signals")
     routed: Handler = server.request_handler
 
     # A plain function handing back the handler's awaitable: no coroutine of its own to

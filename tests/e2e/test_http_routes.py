@@ -26,7 +26,9 @@ def test_a_post_with_expect_100_continue_gets_it_then_its_answer(gateway, kms, k
         sock.sendall(head.encode() + b"\r\n")  # the headers alone, as such a client does
         interim = b""
         while b"\r\n\r\n" not in interim:
-            interim += sock.recv(65536)
+            chunk = sock.recv(65536)
+            assert chunk, f"the connection closed before an interim answer: {interim!r}"
+            interim += chunk
         assert interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), interim
         sock.sendall(body.encode())
         reply = read_response(sock)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gateway.http import fast_lane
 
@@ -27,12 +28,12 @@ async def url() -> AsyncIterator[str]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     assert runner.server is not None
-    fast_lane.install(runner.server, _lane)
+    fast_lane.install(app, runner.server, _lane)
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    host, port = runner.addresses[0]
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()
 
@@ -49,8 +50,9 @@ async def test_any_other_target_goes_through_the_router(url, path):
 
 
 async def test_a_request_with_expect_gets_the_routers_100_continue(url):
+    # Bounded: were the lane to take it, nobody would send the 100 and both sides would wait.
     async with (
-        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
         session.post(url + "/", data=b"x", expect100=True) as r,
     ):
         assert (r.status, await r.text()) == (200, "routed:x")
@@ -60,3 +62,20 @@ async def test_a_request_with_expect_gets_the_routers_100_continue(url):
 async def test_routes_the_app_lacks_get_its_answers(url, method, path, status):
     async with aiohttp.ClientSession() as session, session.request(method, url + path) as r:
         assert r.status == status
+
+
+async def _passing(request: web.Request, handler: Handler) -> web.StreamResponse:
+    return await handler(request)
+
+
+async def test_an_app_with_middlewares_is_refused() -> None:
+    # The lane would skip them for every POST /: refused at start, not silently skipped.
+    app = web.Application(middlewares=[web.middleware(_passing)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        assert runner.server is not None
+        with pytest.raises(RuntimeError, match="middlewares"):
+            fast_lane.install(app, runner.server, _lane)
+    finally:
+        await runner.cleanup()
