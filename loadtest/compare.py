@@ -144,10 +144,9 @@ class Bench:
             signer = Signer(server.url, Credentials(TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY))
             requests = workload.ceiling_pool(signer, self.shape)
             cell = self.run(server, target, processes, SHAPED, requests)
-            # The tail at 80 % is the routed ceiling's only: one reference for the p99 rows.
+            # The stack's own tail at 80 % of its peak, what the gateway's 80 % rows are
+            # judged against on the same machine: the routed ceiling's only, one reference.
             if not fast_lane and cell.summary and cell.summary.rate:
-                # The stack's own tail at 80 % of its peak: what the gateway's 80 % rows
-                # are judged against on the same machine.
                 rate = cell.summary.rate * self.args.fraction
                 self.run(server, target, processes, SHAPED, requests, rate=rate)
 
