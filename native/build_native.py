@@ -65,11 +65,12 @@ def _builder(absolute_paths: bool) -> FFI:
             source_path("gateway_native.c", absolute_paths),
             source_path("sigv4_check.c", absolute_paths),
             source_path("ecdsa_nonces.c", absolute_paths),
+            source_path("ecdsa_worker.c", absolute_paths),
         ],
         include_dirs=[HERE, *_openssl_include_dirs()],
         library_dirs=_openssl_library_dirs(),
         libraries=["crypto"],
-        # -pthread: ecdsa_nonces.c runs a filler thread.
+        # -pthread: ecdsa_nonces.c runs a filler thread, ecdsa_worker.c a signing thread.
         extra_compile_args=["-std=c99", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         extra_link_args=["-pthread"],
     )

@@ -6,7 +6,7 @@
  * to cffi's cdef, so the two can never disagree.
  *
  * Contract for every function: the caller allocates every buffer, nothing is
- * retained after return, no Python objects are touched, and all functions are
+ * retained after return (but a job queued on the ECDSA thread, until collected), no Python objects are touched, and all functions are
  * safe to call from several threads at once (a key handle may be shared by
  * concurrent sign/verify calls; it must not be freed while one is running).
  *
@@ -198,6 +198,46 @@ int gw_ecdsa_nonces_start(size_t per_curve);
 void gw_ecdsa_nonces_stop(void);
 void gw_ecdsa_nonces_stats(uint64_t *out);
 int gw_ecdsa_nonces_settled(void);
+/*
+ * ECDSA batches on a native thread (native/ecdsa_worker.c): one thread and one
+ * eventfd per worker. gw_ecw_submit queues a job and returns at once; the
+ * thread runs gw_ec_sign (op GW_ECW_SIGN: key, n, digests, dlen, sigs,
+ * sig_stride, sig_lens, status) or gw_ec_verify (GW_ECW_VERIFY: key, n,
+ * digests, dlen, in_sigs, in_sig_lens, results) on it, sets rc to that call's
+ * return code and seconds to its duration, and makes the eventfd readable. gw_ecw_collect takes up to max
+ * finished jobs' ids, oldest first, and resets the eventfd (it stays readable
+ * while more are finished). The caller owns each job, its buffers and its key
+ * until the job's id has come back. gw_ecw_stop finishes every queued job,
+ * joins the thread and frees the worker: collect before stopping. A worker is
+ * not inherited by a forked child. Start returns NULL and *err on failure;
+ * submit returns GW_ERR_ARGUMENT for a job without a key or after stop began.
+ */
+#define GW_ECW_SIGN 1
+#define GW_ECW_VERIFY 2
+typedef struct gw_ecw gw_ecw;
+typedef struct gw_ec_job {
+    int op;
+    const gw_ec_key *key;
+    size_t n;
+    const uint8_t *digests;
+    size_t dlen;
+    uint8_t *sigs;
+    size_t sig_stride;
+    size_t *sig_lens;
+    int *status;
+    const uint8_t *in_sigs;
+    const size_t *in_sig_lens;
+    int *results;
+    int rc;
+    double seconds; /* the native call's duration */
+    uint64_t id;
+    struct gw_ec_job *next; /* the worker's queue link */
+} gw_ec_job;
+gw_ecw *gw_ecw_start(int *err);
+int gw_ecw_fd(const gw_ecw *w);
+int gw_ecw_submit(gw_ecw *w, gw_ec_job *job);
+size_t gw_ecw_collect(gw_ecw *w, uint64_t *ids, size_t max);
+void gw_ecw_stop(gw_ecw *w);
 /* CDEF END */
 
 #endif /* GATEWAY_NATIVE_H */

@@ -68,6 +68,22 @@ def ecdsa_round() -> None:
         EcHandle.load_public_spki(b"\x30\x03\x02\x01\x00")
 
 
+def ecdsa_worker_round() -> None:
+    key = EcHandle.generate(256)
+    public = EcHandle.load_public_spki(key.export_spki())
+    digests = [os.urandom(32) for _ in range(3)]
+    done: list[object] = []
+    worker = _binding.EcWorker()
+    worker.sign(key, digests, lambda results, seconds: done.append(results))
+    worker.verify(public, digests, [b"", b"\x30\x02\x02\x00", os.urandom(70)], lambda r, s: None)
+    worker.sign(public, digests, lambda r, s: None)  # refused by the native call
+    worker.close()  # delivers all three
+    assert len(done) == 1
+    _binding.EcWorker().sign(key, digests, lambda r, s: None)  # left to the GC's safety net
+    key.close()
+    public.close()
+
+
 def main() -> None:
     iterations = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     for _ in range(iterations):
@@ -75,6 +91,7 @@ def main() -> None:
         digest_round()
         sigv4_round()
         ecdsa_round()
+        ecdsa_worker_round()
     gc.collect()
     print(f"{iterations} iterations over every native entry point")
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from itertools import accumulate, repeat
 from operator import add
+from typing import Any
 
 from gateway.crypto.errors import CryptoError
 
@@ -536,42 +537,201 @@ class EcHandle:
 
     def sign(self, digests: Sequence[bytes]) -> list[bytes | None]:
         """DER signatures; None marks an item OpenSSL failed to sign."""
-        n = len(digests)
-        if n == 0:
+        if not digests:
             return []
-        blob, dlen = self._digest_blob(digests)
-        stride = self.max_sig
-        sigs = _alloc("uint8_t[]", n * stride)
-        sig_lens = _alloc("size_t[]", n)
-        status = _alloc("int[]", n)
+        call = _SignCall(self, digests)
         ptr = self._acquire()
         try:
-            rc = lib.gw_ec_sign(ptr, n, blob, dlen, sigs, stride, sig_lens, status)
-        finally:
-            self._release()
-        if rc != lib.GW_OK:
-            _raise_batch_error(rc, "ECDSA sign")
-        raw = ffi.buffer(sigs)[:]
-        return [
-            raw[i * stride : i * stride + sig_lens[i]] if status[i] == lib.GW_OK else None
-            for i in range(n)
-        ]
-
-    def verify(self, digests: Sequence[bytes], sigs: Sequence[bytes]) -> list[bool]:
-        n = len(digests)
-        if len(sigs) != n:
-            raise ValueError("need exactly one signature per digest")
-        if n == 0:
-            return []
-        blob, dlen = self._digest_blob(digests)
-        results = _alloc("int[]", n)
-        ptr = self._acquire()
-        try:
-            rc = lib.gw_ec_verify(
-                ptr, n, blob, dlen, b"".join(sigs), [len(s) for s in sigs], results
+            rc = lib.gw_ec_sign(
+                ptr,
+                call.n,
+                call.blob,
+                call.dlen,
+                call.sigs,
+                call.stride,
+                call.sig_lens,
+                call.status,
             )
         finally:
             self._release()
+        return call.results(rc)
+
+    def verify(self, digests: Sequence[bytes], sigs: Sequence[bytes]) -> list[bool]:
+        if not digests and not sigs:
+            return []
+        call = _VerifyCall(self, digests, sigs)
+        ptr = self._acquire()
+        try:
+            rc = lib.gw_ec_verify(
+                ptr, call.n, call.blob, call.dlen, call.sigs, call.sig_lens, call.results_out
+            )
+        finally:
+            self._release()
+        return call.results(rc)
+
+
+class _SignCall:
+    """The buffers of one gw_ec_sign call, and its results once it has run."""
+
+    __slots__ = ("n", "blob", "dlen", "stride", "sigs", "sig_lens", "status")
+
+    def __init__(self, handle: EcHandle, digests: Sequence[bytes]) -> None:
+        self.n = len(digests)
+        self.blob, self.dlen = handle._digest_blob(digests)
+        self.stride = handle.max_sig
+        self.sigs = _alloc("uint8_t[]", self.n * self.stride)
+        self.sig_lens = _alloc("size_t[]", self.n)
+        self.status = _alloc("int[]", self.n)
+
+    def results(self, rc: int) -> list[bytes | None]:
+        if rc != lib.GW_OK:
+            _raise_batch_error(rc, "ECDSA sign")
+        raw = ffi.buffer(self.sigs)[:]
+        stride, sig_lens, status = self.stride, self.sig_lens, self.status
+        return [
+            raw[i * stride : i * stride + sig_lens[i]] if status[i] == lib.GW_OK else None
+            for i in range(self.n)
+        ]
+
+
+class _VerifyCall:
+    """The buffers of one gw_ec_verify call, and its results once it has run."""
+
+    __slots__ = ("n", "blob", "dlen", "sigs", "sig_lens", "results_out")
+
+    def __init__(self, handle: EcHandle, digests: Sequence[bytes], sigs: Sequence[bytes]) -> None:
+        self.n = len(digests)
+        if len(sigs) != self.n:
+            raise ValueError("need exactly one signature per digest")
+        self.blob, self.dlen = handle._digest_blob(digests)
+        self.sigs = b"".join(sigs)
+        self.sig_lens = _alloc("size_t[]", self.n)
+        for i, sig in enumerate(sigs):
+            self.sig_lens[i] = len(sig)
+        self.results_out = _alloc("int[]", self.n)
+
+    def results(self, rc: int) -> list[bool]:
         if rc != lib.GW_OK:
             _raise_batch_error(rc, "ECDSA verify")
-        return [results[i] == 1 for i in range(n)]
+        return [self.results_out[i] == 1 for i in range(self.n)]
+
+
+# Called with a job's results, or the exception that stands for them, on collect().
+JobDone = Callable[[Any, float], None]
+
+
+class _Job:
+    __slots__ = ("job", "call", "handle", "keep", "done")
+
+    def __init__(
+        self, job: Any, call: _SignCall | _VerifyCall, handle: EcHandle, keep: Any, done: JobDone
+    ) -> None:
+        self.job, self.call, self.handle, self.keep, self.done = job, call, handle, keep, done
+
+
+def _stop_worker(ptr: Any, jobs: dict[int, _Job]) -> None:
+    # Holding ``jobs`` here keeps every job's buffers alive until the thread has stopped.
+    lib.gw_ecw_stop(ptr)
+    jobs.clear()
+
+
+class EcWorker:
+    """A native thread for ECDSA batches, and the descriptor that says one has finished
+    (native/ecdsa_worker.c). Submit and collect from one thread (the event loop's):
+    ``fd`` becomes readable when a job has finished; ``collect`` then hands each finished
+    job's results (or the exception standing for them) to the callback it was submitted
+    with, with the seconds its native call took.
+    """
+
+    _COLLECT_MAX = 256
+
+    def __init__(self) -> None:
+        err = ffi.new("int *")
+        ptr = lib.gw_ecw_start(err)
+        if ptr == ffi.NULL:
+            raise CryptoError(f"ECDSA worker: native start failed with code {err[0]}")
+        self._jobs: dict[int, _Job] = {}
+        jobs = self._jobs
+        self._ptr: Any = ffi.gc(ptr, lambda p: _stop_worker(p, jobs))
+        self.fd: int = lib.gw_ecw_fd(ptr)
+        self._next_id = 1
+        self._ids = ffi.new("uint64_t[]", self._COLLECT_MAX)
+
+    @property
+    def pending(self) -> int:
+        """Jobs submitted and not yet collected."""
+        return len(self._jobs)
+
+    def sign(self, handle: EcHandle, digests: Sequence[bytes], done: JobDone) -> None:
+        call = _SignCall(handle, digests)
+        job = ffi.new("gw_ec_job *")
+        job.op = lib.GW_ECW_SIGN
+        job.sigs = call.sigs
+        job.sig_stride = call.stride
+        job.sig_lens = call.sig_lens
+        job.status = call.status
+        self._submit(job, call, handle, done)
+
+    def verify(
+        self, handle: EcHandle, digests: Sequence[bytes], sigs: Sequence[bytes], done: JobDone
+    ) -> None:
+        call = _VerifyCall(handle, digests, sigs)
+        job = ffi.new("gw_ec_job *")
+        job.op = lib.GW_ECW_VERIFY
+        in_sigs = ffi.from_buffer(call.sigs)
+        job.in_sigs = ffi.cast("const uint8_t *", in_sigs)
+        job.in_sig_lens = call.sig_lens
+        job.results = call.results_out
+        self._submit(job, call, handle, done, in_sigs)
+
+    def _submit(
+        self, job: Any, call: _SignCall | _VerifyCall, handle: EcHandle, done: JobDone, *keep: Any
+    ) -> None:
+        if self._ptr is None:
+            raise RuntimeError("EcWorker is closed")
+        digests = ffi.from_buffer(call.blob)
+        job.n = call.n
+        job.digests = ffi.cast("const uint8_t *", digests)
+        job.dlen = call.dlen
+        job_id = self._next_id
+        self._next_id += 1
+        job.id = job_id
+        job.key = handle._acquire()
+        rc = lib.gw_ecw_submit(self._ptr, job)
+        if rc != lib.GW_OK:
+            handle._release()
+            raise CryptoError(f"ECDSA worker: submit failed with code {rc}")
+        self._jobs[job_id] = _Job(job, call, handle, (digests, *keep), done)
+
+    def collect(self) -> int:
+        """Deliver every finished job; returns how many."""
+        if self._ptr is None:
+            return 0
+        delivered = 0
+        while True:
+            n = lib.gw_ecw_collect(self._ptr, self._ids, self._COLLECT_MAX)
+            for i in range(n):
+                self._finish(self._jobs.pop(self._ids[i]))
+            delivered += n
+            if n < self._COLLECT_MAX:
+                return delivered
+
+    def close(self) -> None:
+        """Finish every submitted job (delivering its results), then stop the thread."""
+        if self._ptr is None:
+            return
+        self.collect()
+        unfinished = list(self._jobs.values())
+        ptr, self._ptr = self._ptr, None
+        ffi.release(ptr)  # runs _stop_worker: the thread finishes what is queued, then exits
+        for entry in unfinished:
+            self._finish(entry)
+
+    @staticmethod
+    def _finish(entry: _Job) -> None:
+        entry.handle._release()
+        try:
+            results: Any = entry.call.results(entry.job.rc)
+        except Exception as exc:
+            results = exc
+        entry.done(results, entry.job.seconds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import NamedTuple, Self
+from typing import Any, NamedTuple, Self
 
 from gateway.crypto import _binding
 from gateway.crypto._validate import as_bytes, as_bytes_list
@@ -21,6 +21,10 @@ __all__ = [
     "start_nonce_precompute",
     "stop_nonce_precompute",
 ]
+
+# Called with a batch's per-item results (or the exception standing for them) and the
+# seconds its native call took.
+Done = _binding.JobDone
 
 # Curve name -> key size in bits (which is also the digest size KMS pairs with it).
 CURVES: dict[str, int] = {"P-256": 256, "P-384": 384}
@@ -157,8 +161,21 @@ class EcPrivateKey(_EcKey):
 
     def sign_checked(self, digests: Sequence[bytes]) -> list[bytes | CryptoError]:
         """Per-item results for digests already passed through check_digest (the batcher)."""
-        sigs = self._handle.sign(digests)
-        return [CryptoError("ECDSA signing failed") if s is None else s for s in sigs]
+        return _signed(self._handle.sign(digests))
+
+    def sign_on(self, worker: _binding.EcWorker, digests: Sequence[bytes], done: Done) -> None:
+        """sign_checked on ``worker``'s native thread: ``done`` gets its results (or the
+        exception standing for them) and the native call's seconds when the worker's
+        descriptor has been collected."""
+
+        def signed(sigs: Any, seconds: float) -> None:
+            done(sigs if isinstance(sigs, BaseException) else _signed(sigs), seconds)
+
+        worker.sign(self._handle, digests, signed)
+
+
+def _signed(sigs: list[bytes | None]) -> list[bytes | CryptoError]:
+    return [CryptoError("ECDSA signing failed") if s is None else s for s in sigs]
 
 
 class EcPublicKey(_EcKey):
@@ -180,3 +197,13 @@ class EcPublicKey(_EcKey):
     def verify_checked(self, digests: Sequence[bytes], sigs: Sequence[bytes]) -> list[bool]:
         """verify_digests for inputs already checked (the batcher)."""
         return self._handle.verify(digests, sigs)
+
+    def verify_on(
+        self,
+        worker: _binding.EcWorker,
+        digests: Sequence[bytes],
+        sigs: Sequence[bytes],
+        done: Done,
+    ) -> None:
+        """verify_checked on ``worker``'s native thread; see EcPrivateKey.sign_on."""
+        worker.verify(self._handle, digests, sigs, done)

@@ -7,11 +7,13 @@ import hashlib
 import os
 import random
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway.crypto import aesgcm
+from gateway.crypto._binding import EcWorker
 from gateway.crypto.aesgcm import AuthenticationError, Sealed
 from gateway.crypto.batcher import CryptoBatcher
 from gateway.crypto.ecdsa import EcPrivateKey
@@ -223,24 +225,72 @@ class CountingExecutor(ThreadPoolExecutor):
     ("inline_max", "items", "expected_hand_offs"),
     [(4, 4, 0), (4, 5, 1), (0, 1, 1), (16, 16, 0)],
 )
-async def test_small_ecdsa_groups_run_inline_and_larger_ones_on_threads(
-    inline_max: int, items: int, expected_hand_offs: int
+async def test_small_ecdsa_groups_run_inline_and_larger_ones_on_the_native_thread(
+    inline_max: int, items: int, expected_hand_offs: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    handed: list[str] = []
+    for name in ("sign", "verify"):
+        real = getattr(EcWorker, name)
+
+        def counted(self: EcWorker, *args: Any, _real: Any = real, _name: str = name) -> Any:
+            handed.append(_name)
+            return _real(self, *args)
+
+        monkeypatch.setattr(EcWorker, name, counted)
     with CountingExecutor() as pool:
         b = CryptoBatcher(executor=pool, inline_ecdsa_max=inline_max)
         key = EcPrivateKey.generate("P-256")
         digests = [hashlib.sha256(bytes([i])).digest() for i in range(items)]
         signatures = await asyncio.gather(*(b.sign(key, d) for d in digests))
         public = key.public_key()
+        assert public.verify_digests(list(zip(digests, signatures, strict=True))) == [True] * items
         valid = await asyncio.gather(
             *(b.verify(public, d, s) for d, s in zip(digests, signatures, strict=True))
         )
         assert all(valid)
         # One group for the signatures, one for the verifications.
-        assert pool.submitted == 2 * expected_hand_offs
+        assert handed == ["sign", "verify"] * expected_hand_offs
+        assert pool.submitted == 0  # ECDSA never takes the Python threads
         await b.close()
         key.close()
         public.close()
+
+
+async def test_the_native_thread_reports_failures_and_results_per_item() -> None:
+    b = CryptoBatcher(inline_ecdsa_max=0)
+    key = EcPrivateKey.generate("P-256")
+    public = key.public_key()
+    digests = [hashlib.sha256(bytes([i])).digest() for i in range(3)]
+    signatures = await asyncio.gather(*(b.sign(key, d) for d in digests))
+    # A wrong signature is False for its own item only; a truncated one too.
+    checks = [
+        (digests[0], signatures[0]),
+        (digests[1], signatures[0]),
+        (digests[2], signatures[2][:-1]),
+    ]
+    assert await asyncio.gather(*(b.verify(public, d, s) for d, s in checks)) == [
+        True,
+        False,
+        False,
+    ]
+    assert b.in_flight == 0
+    await b.close()
+    key.close()
+    public.close()
+
+
+async def test_close_delivers_groups_still_on_the_native_thread() -> None:
+    b = CryptoBatcher(inline_ecdsa_max=0)
+    key = EcPrivateKey.generate("P-256")
+    futures = [b.sign(key, hashlib.sha256(bytes([i])).digest()) for i in range(64)]
+    await asyncio.sleep(0)  # the flush hands the group to the thread
+    await b.close()
+    signatures = [f.result() for f in futures]
+    public = key.public_key()
+    digests = [hashlib.sha256(bytes([i])).digest() for i in range(64)]
+    assert public.verify_digests(list(zip(digests, signatures, strict=True))) == [True] * 64
+    key.close()
+    public.close()
 
 
 async def test_seal_blob_under_1000_concurrent_submitters_over_several_keys(batcher) -> None:
