@@ -50,9 +50,9 @@ class Settings:
     max_in_flight: int = 1024
     # Connections one worker process keeps open; past it, a new one is closed when accepted.
     max_connections: int = 10_000
-    # ECDSA groups of up to this many items are signed/verified on the event-loop thread;
-    # larger ones on the worker's native ECDSA thread (0: always that thread). Measured in
-    # BENCHMARKS.md.
+    # ECDSA groups of up to this many items are signed/verified on the event-loop thread
+    # while the worker's native ECDSA thread is idle; larger ones, and any while it is
+    # busy, on that thread (0: always that thread). Measured in BENCHMARKS.md.
     ecdsa_inline_max: int = 1
     # ECDSA nonces kept precomputed per curve by a native thread of each worker (0: none):
     # most of a signature's cost, moved off the event loop. Off by default: a VM snapshot

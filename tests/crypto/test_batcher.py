@@ -256,6 +256,34 @@ async def test_small_ecdsa_groups_run_inline_and_larger_ones_on_the_native_threa
         public.close()
 
 
+async def test_a_lone_signature_waits_for_the_native_thread_while_it_has_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handed: list[int] = []
+    real = EcWorker.sign
+
+    def counted(self: EcWorker, handle: Any, digests: Any, done: Any) -> None:
+        handed.append(len(digests))
+        real(self, handle, digests, done)
+
+    monkeypatch.setattr(EcWorker, "sign", counted)
+    b = CryptoBatcher(inline_ecdsa_max=1)
+    key = EcPrivateKey.generate("P-256")
+    digests = [hashlib.sha256(bytes([i])).digest() for i in range(4)]
+    await b.sign(key, digests[0])  # a lone signature, nothing on the thread: inline
+    await asyncio.gather(b.sign(key, digests[1]), b.sign(key, digests[2]))  # a group: thread
+    assert handed == [2]
+    # The thread busy (load): a lone signature queues behind it instead of taking the loop.
+    monkeypatch.setattr(EcWorker, "pending", property(lambda self: 1))
+    signature = await b.sign(key, digests[3])
+    assert handed == [2, 1]
+    public = key.public_key()
+    assert public.verify_digests([(digests[3], signature)]) == [True]
+    await b.close()
+    key.close()
+    public.close()
+
+
 async def test_the_native_thread_reports_failures_and_results_per_item() -> None:
     b = CryptoBatcher(inline_ecdsa_max=0)
     key = EcPrivateKey.generate("P-256")
