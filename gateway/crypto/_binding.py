@@ -8,6 +8,7 @@ returned from here is a cffi object.
 
 from __future__ import annotations
 
+import logging
 import struct
 import threading
 from array import array
@@ -18,6 +19,8 @@ from operator import add
 from typing import Any
 
 from gateway.crypto.errors import CryptoError
+
+log = logging.getLogger(__name__)
 
 try:
     from gateway import _native  # type: ignore[attr-defined]
@@ -734,4 +737,8 @@ class EcWorker:
             results: Any = entry.call.results(entry.job.rc)
         except Exception as exc:
             results = exc
-        entry.done(results, entry.job.seconds)
+        try:
+            entry.done(results, entry.job.seconds)
+        except Exception:
+            # One callback's failure must not keep the other finished jobs from theirs.
+            log.exception("ECDSA worker: a job's callback failed")

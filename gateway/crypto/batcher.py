@@ -318,7 +318,8 @@ class CryptoBatcher:
         def done(results: Any, seconds: float) -> None:
             self._in_flight -= len(live)
             self._running.discard(running)
-            running.set_result(None)
+            if not running.done():  # a cancelled close() may have cancelled it
+                running.set_result(None)
             if isinstance(results, BaseException):
                 self._fail(live, results)
             else:

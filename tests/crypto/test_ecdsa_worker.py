@@ -139,3 +139,23 @@ def test_a_batch_the_native_call_refuses_is_delivered_as_an_exception() -> None:
     worker.close()
     key.close()
     public.close()
+
+
+def test_a_failing_callback_does_not_keep_other_jobs_from_theirs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    worker = EcWorker()
+    key = EcPrivateKey.generate("P-256")
+    got: list[Any] = []
+
+    def failing(results: Any, seconds: float) -> None:
+        raise RuntimeError("callback failed")
+
+    key.sign_on(worker, _digests("P-256", 4), failing)
+    key.sign_on(worker, _digests("P-256", 4, salt=b"x"), lambda r, s: got.append(r))
+    with caplog.at_level("ERROR", logger="gateway.crypto._binding"):
+        _collect_all(worker)
+    assert len(got) == 1 and len(got[0]) == 4
+    assert "a job's callback failed" in caplog.text
+    worker.close()
+    key.close()
