@@ -56,8 +56,8 @@ log = logging.getLogger(__name__)
 # Largest AES group (items, data bytes) run on the loop thread; see the module docstring.
 DEFAULT_INLINE_AES_MAX = 256
 DEFAULT_INLINE_AES_MAX_BYTES = 64 * 1024
-# Largest ECDSA group signed or verified on the loop thread; larger ones go to the native
-# ECDSA thread.
+# Largest ECDSA group signed or verified on the loop thread, and only while the native ECDSA
+# thread is idle; larger ones, and any while it is busy, go to that thread.
 DEFAULT_INLINE_ECDSA_MAX = 1
 
 # on_batch(operation, items, seconds spent in the native call); called on the loop thread.
