@@ -208,8 +208,9 @@ int gw_ecdsa_nonces_settled(void);
  * finished jobs' ids, oldest first, and resets the eventfd (it stays readable
  * while more are finished). The caller owns each job, its buffers and its key
  * until the job's id has come back. gw_ecw_stop finishes every queued job,
- * joins the thread and frees the worker: collect before stopping. A worker is
- * not inherited by a forked child. Start returns NULL and *err on failure;
+ * joins the thread and frees the worker: collect before stopping. A forked
+ * child inherits the struct but not the thread: it must neither submit to nor
+ * stop the copy (the Python layer checks the process id and leaves it). Start returns NULL and *err on failure;
  * submit returns GW_ERR_ARGUMENT for a job without a key or after stop began.
  */
 #define GW_ECW_SIGN 1

@@ -9,6 +9,7 @@ returned from here is a cffi object.
 from __future__ import annotations
 
 import logging
+import os
 import struct
 import threading
 from array import array
@@ -632,9 +633,12 @@ class _Job:
         self.job, self.call, self.handle, self.keep, self.done = job, call, handle, keep, done
 
 
-def _stop_worker(ptr: Any, jobs: dict[int, _Job]) -> None:
+def _stop_worker(ptr: Any, jobs: dict[int, _Job], pid: int) -> None:
     # Holding ``jobs`` here keeps every job's buffers alive until the thread has stopped.
-    lib.gw_ecw_stop(ptr)
+    if os.getpid() == pid:
+        lib.gw_ecw_stop(ptr)
+    # else: a forked child's copy, whose thread did not come along: joining it would wait
+    # forever, so the copy is left as it is.
     jobs.clear()
 
 
@@ -655,7 +659,9 @@ class EcWorker:
             raise CryptoError(f"ECDSA worker: native start failed with code {err[0]}")
         self._jobs: dict[int, _Job] = {}
         jobs = self._jobs
-        self._ptr: Any = ffi.gc(ptr, lambda p: _stop_worker(p, jobs))
+        self.pid = os.getpid()  # the thread exists in this process only (fork copies none)
+        pid = self.pid
+        self._ptr: Any = ffi.gc(ptr, lambda p: _stop_worker(p, jobs, pid))
         self.fd: int = lib.gw_ecw_fd(ptr)
         self._next_id = 1
         self._ids = ffi.new("uint64_t[]", self._COLLECT_MAX)
@@ -692,6 +698,8 @@ class EcWorker:
     ) -> None:
         if self._ptr is None:
             raise RuntimeError("EcWorker is closed")
+        if os.getpid() != self.pid:
+            raise RuntimeError("EcWorker was started in another process (its thread is there)")
         digests = ffi.from_buffer(call.blob)
         job.n = call.n
         job.digests = ffi.cast("const uint8_t *", digests)
@@ -700,15 +708,17 @@ class EcWorker:
         self._next_id += 1
         job.id = job_id
         job.key = handle._acquire()
+        # Held before the thread can see the job, so nothing can free its buffers under it.
+        self._jobs[job_id] = _Job(job, call, handle, (digests, *keep), done)
         rc = lib.gw_ecw_submit(self._ptr, job)
         if rc != lib.GW_OK:
+            del self._jobs[job_id]
             handle._release()
             raise CryptoError(f"ECDSA worker: submit failed with code {rc}")
-        self._jobs[job_id] = _Job(job, call, handle, (digests, *keep), done)
 
     def collect(self) -> int:
         """Deliver every finished job; returns how many."""
-        if self._ptr is None:
+        if self._ptr is None or os.getpid() != self.pid:
             return 0
         delivered = 0
         while True:
@@ -722,6 +732,9 @@ class EcWorker:
     def close(self) -> None:
         """Finish every submitted job (delivering its results), then stop the thread."""
         if self._ptr is None:
+            return
+        if os.getpid() != self.pid:
+            self._ptr = None  # a forked child's copy: see _stop_worker
             return
         self.collect()
         unfinished = list(self._jobs.values())

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -231,11 +232,7 @@ class CryptoBatcher:
             await asyncio.gather(*self._running, return_exceptions=True)
             # Let the done callbacks (scheduled with call_soon) deliver results.
             await asyncio.sleep(0)
-        if self._ecdsa_worker is not None:
-            assert self._worker_loop is not None
-            self._worker_loop.remove_reader(self._ecdsa_worker.fd)
-            self._ecdsa_worker.close()
-            self._ecdsa_worker = self._worker_loop = None
+        self._retire_worker()
         if self._owns_executor and self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
@@ -338,11 +335,27 @@ class CryptoBatcher:
         self._running.add(running)
 
     def _worker(self, loop: asyncio.AbstractEventLoop) -> EcWorker:
-        if self._ecdsa_worker is None:
+        """The ECDSA thread, collected by ``loop``: a new one if the batcher has moved to
+        another event loop (the old loop would never collect) or process (fork copies no
+        thread)."""
+        worker = self._ecdsa_worker
+        if worker is not None and (loop is not self._worker_loop or worker.pid != os.getpid()):
+            self._retire_worker()
+            worker = None
+        if worker is None:
             worker = EcWorker()
             loop.add_reader(worker.fd, worker.collect)
             self._ecdsa_worker, self._worker_loop = worker, loop
-        return self._ecdsa_worker
+        return worker
+
+    def _retire_worker(self) -> None:
+        worker, loop = self._ecdsa_worker, self._worker_loop
+        self._ecdsa_worker = self._worker_loop = None
+        if worker is None or loop is None:
+            return
+        with contextlib.suppress(Exception):  # the loop may be closed already
+            loop.remove_reader(worker.fd)
+        worker.close()  # delivers what it still holds (nothing, in a forked child)
 
     def _runs_inline(self, op: str, payloads: list[Any]) -> bool:
         if op in _ECDSA_OPS:

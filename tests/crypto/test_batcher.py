@@ -284,6 +284,24 @@ async def test_a_lone_signature_waits_for_the_native_thread_while_it_has_work(
     public.close()
 
 
+def test_a_batcher_moved_to_another_event_loop_signs_there() -> None:
+    b = CryptoBatcher(inline_ecdsa_max=0)
+    key = EcPrivateKey.generate("P-256")
+    public = key.public_key()
+    digest = hashlib.sha256(b"moved").digest()
+    # Two loops one after the other: the first loop's reader is gone with it.
+    first = asyncio.run(_sign_once(b, key, digest))
+    second = asyncio.run(_sign_once(b, key, digest))
+    assert public.verify_digests([(digest, first), (digest, second)]) == [True, True]
+    asyncio.run(b.close())
+    key.close()
+    public.close()
+
+
+async def _sign_once(b: CryptoBatcher, key: EcPrivateKey, digest: bytes) -> bytes:
+    return await asyncio.wait_for(b.sign(key, digest), 10)
+
+
 async def test_the_native_thread_reports_failures_and_results_per_item() -> None:
     b = CryptoBatcher(inline_ecdsa_max=0)
     key = EcPrivateKey.generate("P-256")

@@ -4,7 +4,9 @@ against pyca/cryptography's own verification."""
 from __future__ import annotations
 
 import hashlib
+import os
 import select
+import signal
 from functools import partial
 from typing import Any
 
@@ -157,5 +159,30 @@ def test_a_failing_callback_does_not_keep_other_jobs_from_theirs(
         _collect_all(worker)
     assert len(got) == 1 and len(got[0]) == 4
     assert "a job's callback failed" in caplog.text
+    worker.close()
+    key.close()
+
+
+def test_a_forked_child_refuses_the_parents_worker_and_closes_it_at_once() -> None:
+    worker = EcWorker()
+    key = EcPrivateKey.generate("P-256")
+    child = os.fork()
+    if child == 0:  # the child: the worker's thread stayed in the parent
+        signal.alarm(10)  # a hang ends the child, and the parent sees it
+        code = 0
+        try:
+            key.sign_on(worker, _digests("P-256", 1), lambda r, s: None)
+            code = 1  # the submit should have been refused
+        except RuntimeError as exc:
+            code = 0 if "another process" in str(exc) else 2
+        worker.close()  # must not wait for a thread this process does not have
+        os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The parent's worker is untouched.
+    got: list[Any] = []
+    key.sign_on(worker, _digests("P-256", 2), lambda r, s: got.append(r))
+    _collect_all(worker)
+    assert len(got[0]) == 2
     worker.close()
     key.close()
