@@ -609,9 +609,7 @@ class _VerifyCall:
             raise ValueError("need exactly one signature per digest")
         self.blob, self.dlen = handle._digest_blob(digests)
         self.sigs = b"".join(sigs)
-        self.sig_lens = _alloc("size_t[]", self.n)
-        for i, sig in enumerate(sigs):
-            self.sig_lens[i] = len(sig)
+        self.sig_lens = ffi.new("size_t[]", [len(s) for s in sigs])
         self.results_out = _alloc("int[]", self.n)
 
     def results(self, rc: int) -> list[bool]:
