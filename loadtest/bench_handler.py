@@ -136,7 +136,7 @@ async def _started(settings: Any, op: str) -> AsyncIterator[_Bench]:
 
     async def call(request: SignedRequest) -> Any:
         mocked = _mocked(app, _headers(request), request.body)
-        answer = orjson.loads((await endpoint.handle(mocked)).body)  # type: ignore[arg-type]
+        answer = orjson.loads((await endpoint.handle(mocked)).body)
         if "__type" in answer:
             raise SystemExit(f"{op}: the gateway answered {answer}")
         return answer
@@ -194,7 +194,7 @@ async def _params(op: str, key_id: str, signer: Signer, call: Any) -> dict[str, 
 # --- Instructions per request: the child, which runs under callgrind ---
 
 
-def _answers_counted(op: str, lots: int, concurrency: int) -> list[web.Response]:
+def _answers_counted(op: str, lots: int, concurrency: int) -> list[Any]:
     """Set up, then answer `lots` lots inside functools.reduce: all callgrind counts."""
     # One loop for setup and measurement: uvloop.run() would finalise the async generators
     # at its end, which runs the app's cleanup and closes the store.
@@ -213,7 +213,7 @@ def _answers_counted(op: str, lots: int, concurrency: int) -> list[web.Response]
 
 def _answers_counted_in(
     loop: asyncio.AbstractEventLoop, settings: Any, op: str, lots: int, concurrency: int
-) -> list[web.Response]:
+) -> list[Any]:
     stack = contextlib.AsyncExitStack()
     try:
         bench = loop.run_until_complete(stack.enter_async_context(_started(settings, op)))
@@ -228,8 +228,8 @@ def _answers_counted_in(
         loop.run_until_complete(stack.aclose())
 
 
-async def _answer(endpoint: Any, lots: list[list[web.Request]]) -> list[web.Response]:
-    answers: list[web.Response] = []
+async def _answer(endpoint: Any, lots: list[list[web.Request]]) -> list[Any]:
+    answers: list[Any] = []
     for lot in lots:
         answers += await asyncio.gather(*(endpoint.handle(r) for r in lot))
     return answers

@@ -16,6 +16,7 @@ from gateway.config import Settings
 from gateway.crypto.batcher import CryptoBatcher
 from gateway.crypto.ecdsa import nonce_stats, start_nonce_precompute, stop_nonce_precompute
 from gateway.http import request_target
+from gateway.http.answer import as_response
 from gateway.http.connections import ConnectionCap
 from gateway.http.endpoint import KmsEndpoint
 from gateway.iam.credentials import Credentials
@@ -46,8 +47,8 @@ CONNECTIONS = web.AppKey("connections", ConnectionCap)
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-async def _aws_json(request: web.Request) -> web.Response:
-    return await request.app[ENDPOINT].handle(request)
+async def _aws_json(request: web.Request) -> web.StreamResponse:
+    return as_response(await request.app[ENDPOINT].handle(request))
 
 
 async def _healthz(request: web.Request) -> web.Response:

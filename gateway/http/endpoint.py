@@ -4,7 +4,8 @@ The order: the body (its size, then its arrival within the body timeout), the in
 budget, SigV4, target lookup, quota, then one parse of the body. A request counts against
 the in-flight budget only once its body is in: a client that sends its body slowly, or
 never, holds a connection until the timeout and no share of the budget. Every answer
-carries ``x-amzn-RequestId``; every error is ``{"__type", "message"}``.
+carries ``x-amzn-RequestId``; every error is ``{"__type", "message"}``. Answers are
+``JsonAnswer``s (``answer.py``), not ``web.Response``s: what they send is the same, for less.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gateway.errors import (
     UnrecognizedClientException,
     UnsupportedOperationException,
 )
+from gateway.http.answer import JsonAnswer
 from gateway.iam.credentials import ActiveKey, Credentials
 from gateway.kms.registry import OPERATIONS, TARGET_PREFIX
 from gateway.kms.service import Kms
@@ -40,8 +42,6 @@ from gateway.protocol.shapes import ServiceShapes
 from gateway.quotas.kms import charges_for
 
 log = logging.getLogger("gateway.request")
-
-_JSON_HEADERS = {"Content-Type": awsjson.CONTENT_TYPE}
 
 
 def _request_id_source() -> Callable[[], str]:
@@ -79,7 +79,7 @@ class KmsEndpoint:
         self.in_flight = 0  # read by the metrics at scrape time
         self._request_ids = _request_id_source()
 
-    async def handle(self, request: web.BaseRequest) -> web.Response:
+    async def handle(self, request: web.BaseRequest) -> JsonAnswer:
         request_id = self._request_ids()
         started = time.perf_counter()
         operation = "-"
@@ -135,7 +135,7 @@ class KmsEndpoint:
             # The client went away before its body was in: nobody to answer and nothing
             # failed, so no error is counted (the answer below is never sent).
             log.debug("client disconnected", extra={"request_id": request_id})
-            gone = web.Response(status=400)
+            gone = JsonAnswer(400, b"", awsjson.CONTENT_TYPE, request_id)
             gone.force_close()
             return gone
         except Exception:
@@ -148,8 +148,7 @@ class KmsEndpoint:
         finally:
             if counted:
                 self.in_flight -= 1
-        response = web.Response(body=payload, status=status, headers=_JSON_HEADERS)
-        response.headers["x-amzn-RequestId"] = request_id
+        response = JsonAnswer(status, payload, awsjson.CONTENT_TYPE, request_id)
         if close:
             response.force_close()  # the body was never read
         elapsed = time.perf_counter() - started

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.config import Settings
 from gateway.http import fast_lane, request_target
+from gateway.http.answer import as_handler
 from gateway.http.app import CONNECTIONS, ENDPOINT
 
 # After refusing a body (413, 408) aiohttp drains what is still coming, so the client can
@@ -31,6 +32,6 @@ async def start_runner(app: web.Application, settings: Settings) -> web.AppRunne
     assert server is not None  # setup() made it
     request_target.guard(server)
     # The endpoint exists once setup has run the app's cleanup_ctx.
-    fast_lane.install(app, server, app[ENDPOINT].handle)
+    fast_lane.install(app, server, as_handler(app[ENDPOINT].handle))
     app[CONNECTIONS].attach(server)
     return runner
