@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from gateway.http import fast_lane
 from gateway.http.answer import JsonAnswer, as_response
+from tests.http.lane_app import serving
 
 BODY = b'{"KeyId":"k"}'
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -39,16 +39,8 @@ async def _reference(request: web.Request) -> web.Response:
 async def port() -> AsyncIterator[int]:
     app = web.Application()
     app.router.add_post("/reference", _reference)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    assert runner.server is not None
-    fast_lane.install(app, runner.server, _lane)
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield runner.addresses[0][1]
-    finally:
-        await runner.cleanup()
+    async with serving(app, _lane) as bound:
+        yield bound
 
 
 class _Reply:

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.http import fast_lane
+from tests.http.lane_app import serving
 
 
 async def _lane(request: web.BaseRequest) -> web.Response:
@@ -25,17 +26,8 @@ async def url() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/", _routed)
     app.router.add_post("/other", _routed)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    assert runner.server is not None
-    fast_lane.install(app, runner.server, _lane)
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving(app, _lane) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 async def test_post_root_is_served_by_the_lane(url):
