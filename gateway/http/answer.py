@@ -49,7 +49,8 @@ _date = _HttpDate()
 class JsonAnswer:
     """A complete answer: status, content type, request id and body, nothing streamed.
 
-    Not a ``web.StreamResponse`` (its constructor is the cost this class avoids); it has
+    Not a ``web.StreamResponse`` (its constructor and ``prepare()`` are the cost this class
+    avoids); it has
     what aiohttp's request handler calls on a response, and ``status``, ``body`` and
     ``headers`` to read back.
     """
@@ -98,6 +99,7 @@ class JsonAnswer:
         writer = self._writer = request.writer
         reason = _REASONS.get(self.status, "Unknown")
         status_line = f"HTTP/{version[0]}.{version[1]} {self.status} {reason}"
+        # Typed for a CIMultiDict; the serializer reads any mapping's items().
         await writer.write_headers(status_line, headers)  # type: ignore[arg-type]
         return writer
 
