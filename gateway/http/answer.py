@@ -50,9 +50,8 @@ class JsonAnswer:
     """A complete answer: status, content type, request id and body, nothing streamed.
 
     Not a ``web.StreamResponse`` (its constructor and ``prepare()`` are the cost this class
-    avoids); it has
-    what aiohttp's request handler calls on a response, and ``status``, ``body`` and
-    ``headers`` to read back.
+    avoids); it has what aiohttp's request handler calls on a response, and ``status``,
+    ``body`` and ``headers`` to read back.
     """
 
     __slots__ = ("status", "body", "_content_type", "_request_id", "_keep_alive", "_writer")
