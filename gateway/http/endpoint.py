@@ -5,7 +5,8 @@ budget, SigV4, target lookup, quota, then one parse of the body. A request count
 the in-flight budget only once its body is in: a client that sends its body slowly, or
 never, holds a connection until the timeout and no share of the budget. Every answer
 carries ``x-amzn-RequestId``; every error is ``{"__type", "message"}``. Answers are
-``JsonAnswer``s (``answer.py``), not ``web.Response``s: what they send is the same, for less.
+``JsonAnswer``s (``answer.py``), not ``web.Response``s: the same bytes without aiohttp's
+``Server`` header (AWS sends none), for less work per answer.
 """
 
 from __future__ import annotations
