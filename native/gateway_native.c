@@ -283,6 +283,44 @@ int gw_aes_gcm_seal_packed_with_ivs(const uint8_t *key, size_t n, const uint8_t 
                        aads, aad_lens, aad_len, out, out_cap);
 }
 
+/* A context keyed for AES-256-GCM decryption; NULL on failure. */
+static EVP_CIPHER_CTX *open_ctx_new(const uint8_t *key)
+{
+    EVP_CIPHER_CTX *ctx;
+
+    if (!algs_ready())
+        return NULL;
+    ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL)
+        return NULL;
+    if (!EVP_DecryptInit_ex2(ctx, aes_256_gcm, key, NULL, NULL)) {
+        EVP_CIPHER_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/*
+ * Open one item with a context from open_ctx_new. On failure the plaintext
+ * bytes are zeroed: unauthenticated plaintext is never handed back.
+ */
+static int open_one(EVP_CIPHER_CTX *ctx, const uint8_t *iv, const uint8_t *tag,
+                    const uint8_t *aad, size_t aad_len,
+                    const uint8_t *ct, size_t ct_len, uint8_t *pt_out)
+{
+    uint8_t scratch[16];
+    int outl = 0;
+    int ok = EVP_DecryptInit_ex2(ctx, NULL, NULL, iv, NULL)
+             && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, GW_AES_TAG_SIZE,
+                                    (void *)tag) > 0
+             && cipher_update(ctx, NULL, aad, aad_len)
+             && cipher_update(ctx, pt_out, ct, ct_len)
+             && EVP_DecryptFinal_ex(ctx, scratch, &outl) > 0;
+    if (!ok)
+        OPENSSL_cleanse(pt_out, ct_len);
+    return ok;
+}
+
 int gw_aes_gcm_open(const uint8_t *key, size_t n, const uint8_t *ivs,
                     const uint8_t *cts, const size_t *ct_lens,
                     const uint8_t *tags,
@@ -294,33 +332,70 @@ int gw_aes_gcm_open(const uint8_t *key, size_t n, const uint8_t *ivs,
 
     if (n == 0)
         return GW_OK;
-    if (!algs_ready())
-        return GW_ERR_INTERNAL;
-    ctx = EVP_CIPHER_CTX_new();
+    ctx = open_ctx_new(key);
     if (ctx == NULL)
         return GW_ERR_INTERNAL;
-    if (!EVP_DecryptInit_ex2(ctx, aes_256_gcm, key, NULL, NULL)) {
-        EVP_CIPHER_CTX_free(ctx);
-        return GW_ERR_INTERNAL;
-    }
     for (size_t i = 0; i < n; i++) {
-        uint8_t scratch[16];
-        int outl = 0;
-        int ok = EVP_DecryptInit_ex2(ctx, NULL, NULL, ivs + i * GW_AES_IV_SIZE, NULL)
-                 && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, GW_AES_TAG_SIZE,
-                                        (void *)(tags + i * GW_AES_TAG_SIZE)) > 0
-                 && cipher_update(ctx, NULL, aads, aad_lens[i])
-                 && cipher_update(ctx, pt_out, cts, ct_lens[i])
-                 && EVP_DecryptFinal_ex(ctx, scratch, &outl) > 0;
-        if (!ok) {
-            /* Never hand back unauthenticated plaintext. */
-            OPENSSL_cleanse(pt_out, ct_lens[i]);
-            failed = 1;
-        }
+        int ok = open_one(ctx, ivs + i * GW_AES_IV_SIZE, tags + i * GW_AES_TAG_SIZE,
+                          aads, aad_lens[i], cts, ct_lens[i], pt_out);
+        failed |= !ok;
         status[i] = ok ? GW_OK : GW_ITEM_AUTH_FAILED;
         aads += aad_lens[i];
         cts += ct_lens[i];
         pt_out += ct_lens[i];
+    }
+    EVP_CIPHER_CTX_free(ctx);
+    if (failed)
+        ERR_clear_error();
+    return GW_OK;
+}
+
+/* Sum of the plaintext sizes of packed items into *total; 0 if an item is too short. */
+static int opened_size(size_t n, size_t skip, const size_t *item_lens, size_t item_size,
+                       size_t *total)
+{
+    size_t sum = 0;
+
+    if (skip > SIZE_MAX - GW_AES_OVERHEAD)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = item_len(item_lens, item_size, i);
+        if (len < skip + GW_AES_OVERHEAD)
+            return 0;
+        sum += len - skip - GW_AES_OVERHEAD; /* no overflow: bounded by the input's size */
+    }
+    *total = sum;
+    return 1;
+}
+
+int gw_aes_gcm_open_packed(const uint8_t *key, size_t n, size_t skip,
+                           const uint8_t *items, const size_t *item_lens, size_t item_size,
+                           const uint8_t *aads, const size_t *aad_lens, size_t aad_len,
+                           uint8_t *pt_out, size_t pt_cap, uint8_t *status)
+{
+    EVP_CIPHER_CTX *ctx;
+    size_t total;
+    int failed = 0;
+
+    if (n == 0)
+        return GW_OK;
+    if (!opened_size(n, skip, item_lens, item_size, &total) || total > pt_cap)
+        return GW_ERR_ARGUMENT;
+    ctx = open_ctx_new(key);
+    if (ctx == NULL)
+        return GW_ERR_INTERNAL;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = item_len(item_lens, item_size, i);
+        size_t alen = item_len(aad_lens, aad_len, i);
+        size_t ct_len = len - skip - GW_AES_OVERHEAD;
+        const uint8_t *iv = items + skip;
+        const uint8_t *ct = iv + GW_AES_IV_SIZE;
+        int ok = open_one(ctx, iv, ct + ct_len, aads, alen, ct, ct_len, pt_out);
+        failed |= !ok;
+        status[i] = ok ? GW_OK : GW_ITEM_AUTH_FAILED;
+        items += len;
+        aads += alen;
+        pt_out += ct_len;
     }
     EVP_CIPHER_CTX_free(ctx);
     if (failed)

@@ -106,6 +106,21 @@ int gw_aes_gcm_open(const uint8_t *key, size_t n, const uint8_t *ivs,
                     const uint8_t *aads, const size_t *aad_lens,
                     uint8_t *pt_out, uint8_t *status);
 
+/*
+ * AES-256-GCM open of n packed items, the inverse of gw_aes_gcm_seal_packed:
+ * item i is skip bytes (a prefix, e.g. a blob header, not read here: put it in
+ * the AAD if it must be authenticated) || iv 12 || ct || tag 16. Items come
+ * concatenated, item_lens[i] bytes each or, when item_lens is NULL, item_size
+ * each; AADs likewise (aad_lens / aad_len). pt_out receives the plaintexts
+ * concatenated, item length - skip - 28 bytes each; status[i] as for
+ * gw_aes_gcm_open. An item shorter than skip + 28, or pt_cap below the
+ * plaintexts' total, is GW_ERR_ARGUMENT and nothing is written.
+ */
+int gw_aes_gcm_open_packed(const uint8_t *key, size_t n, size_t skip,
+                           const uint8_t *items, const size_t *item_lens, size_t item_size,
+                           const uint8_t *aads, const size_t *aad_lens, size_t aad_len,
+                           uint8_t *pt_out, size_t pt_cap, uint8_t *status);
+
 /* SHA-256 (bits = 256) or SHA-384 (bits = 384) of n messages; out n * 32|48. */
 int gw_digest_batch(int bits, size_t n, const uint8_t *msgs, const size_t *lens,
                     uint8_t *out);

@@ -193,10 +193,10 @@ def _cutter(size: int, count: int) -> Callable[..., tuple[bytes, ...]]:
     return struct.Struct(f"{size}s" * count).unpack_from
 
 
-def _cut_equal(buf: object, size: int, n: int) -> list[bytes]:
-    """Cut the first ``n * size`` bytes of ``buf`` into ``n`` bytes of ``size`` each."""
+def _cut_equal(buf: object, size: int, n: int, start: int = 0) -> list[bytes]:
+    """Cut ``n * size`` bytes of ``buf`` from ``start`` on into ``n`` bytes of ``size`` each."""
     out: list[bytes] = []
-    offset = 0
+    offset = start
     while n:
         count = min(1 << (n.bit_length() - 1), _CUT_MAX)
         out += _cutter(size, count)(buf, offset)
@@ -330,6 +330,62 @@ def aes_gcm_open(
     if raw.count(0, 0, n) == n:  # all items authentic (GW_OK == 0)
         return plain  # type: ignore[return-value]
     return [p if raw[i] == 0 else None for i, p in enumerate(plain)]
+
+
+def aes_gcm_open_packed(
+    key: bytes, skip: int, items: Sequence[bytes], aads: Sequence[bytes]
+) -> list[bytes | None]:
+    """Open ``prefix || iv || ciphertext || tag`` items, as aes_gcm_seal_packed writes them,
+    without cutting them apart first; None marks an item whose tag did not verify.
+
+    The prefix, ``skip`` bytes of every item, is not read: authenticate it through the AAD.
+    Raises ValueError for an item too short to hold a prefix, an IV and a tag, and
+    NotBytesError for items that are not plain bytes, before anything reaches C.
+    """
+    if len(key) != KEY_SIZE:
+        raise ValueError(f"AES-256-GCM key must be {KEY_SIZE} bytes")
+    n = len(items)
+    if len(aads) != n:
+        raise ValueError("need exactly one AAD per item")
+    if skip < 0:
+        raise ValueError("the prefix length cannot be negative")
+    if n == 0:
+        return []
+    item_blob = b"".join(items)
+    item_lens, item_size = _lengths(items, item_blob, "item")
+    least = skip + _OVERHEAD
+    if (item_size if item_lens is None else min(item_lens)) < least:
+        raise ValueError(f"every item must be at least {least} bytes")
+    aad_blob = b"".join(aads)
+    aad_lens, aad_len = _lengths(aads, aad_blob, "AAD")
+    total = len(item_blob) - n * least
+    # [status bytes | plaintexts]
+    out = _alloc("uint8_t[]", n + total)
+    rc = lib.gw_aes_gcm_open_packed(
+        key,
+        n,
+        skip,
+        item_blob,
+        _size_t_array(item_lens),
+        item_size,
+        aad_blob,
+        _size_t_array(aad_lens),
+        aad_len,
+        out + n,
+        total,
+        out,
+    )
+    if rc:
+        _raise_batch_error(rc, "AES-GCM open")
+    buf = ffi.buffer(out)
+    if item_lens is None:
+        plain = _cut_equal(buf, item_size - least, n, start=n)
+    else:
+        plain = _split(buf[:], [length - least for length in item_lens], n)
+    status = buf[:n]
+    if status.count(0) == n:  # all items authentic (GW_OK == 0)
+        return plain  # type: ignore[return-value]
+    return [p if status[i] == 0 else None for i, p in enumerate(plain)]
 
 
 # --- digests ---------------------------------------------------------------

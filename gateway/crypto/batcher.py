@@ -41,7 +41,16 @@ from typing import Any
 from gateway.crypto import _binding
 from gateway.crypto._binding import EcWorker
 from gateway.crypto._validate import as_bytes
-from gateway.crypto.aesgcm import OpenItem, Sealed, check_key, check_open_item, open_checked
+from gateway.crypto.aesgcm import (
+    IV_SIZE,
+    TAG_SIZE,
+    AuthenticationError,
+    OpenItem,
+    Sealed,
+    check_key,
+    check_open_item,
+    open_checked,
+)
 from gateway.crypto.ecdsa import EcPrivateKey, EcPublicKey
 
 __all__ = [
@@ -65,11 +74,12 @@ DEFAULT_INLINE_ECDSA_MAX = 1
 OnBatch = Callable[[str, int, float], None]
 
 _SEAL, _OPEN, _SIGN, _VERIFY = "seal", "open", "sign", "verify"
-# seal_blob groups apart from seal (the results differ in shape) but is reported as "seal".
-_SEAL_BLOB = "seal_blob"
-_AES_OPS = frozenset({_SEAL, _SEAL_BLOB, _OPEN})
+# seal_blob and open_blob group apart from seal and open (the items differ in shape) but are
+# reported as "seal" and "open".
+_SEAL_BLOB, _OPEN_BLOB = "seal_blob", "open_blob"
+_AES_OPS = frozenset({_SEAL, _SEAL_BLOB, _OPEN, _OPEN_BLOB})
 _ECDSA_OPS = frozenset({_SIGN, _VERIFY})
-_REPORTED_OP = {_SEAL_BLOB: _SEAL}
+_REPORTED_OP = {_SEAL_BLOB: _SEAL, _OPEN_BLOB: _OPEN}
 
 _Item = tuple["asyncio.Future[Any]", Any]
 
@@ -88,6 +98,16 @@ def _run_open(key: bytes, payloads: Sequence[OpenItem]) -> list[Any]:
     return list(open_checked(key, payloads))
 
 
+def _run_open_blob(
+    key_and_skip: tuple[bytes, int], payloads: Sequence[tuple[bytes, bytes]]
+) -> list[Any]:
+    key, skip = key_and_skip
+    results = _binding.aes_gcm_open_packed(
+        key, skip, [b for b, _ in payloads], [a for _, a in payloads]
+    )
+    return [AuthenticationError() if r is None else r for r in results]
+
+
 def _run_sign(key: EcPrivateKey, payloads: Sequence[bytes]) -> list[Any]:
     return list(key.sign_checked(payloads))
 
@@ -100,6 +120,7 @@ _RUNNERS: dict[str, Callable[[Any, Any], list[Any]]] = {
     _SEAL: _run_seal,
     _SEAL_BLOB: _run_seal_blob,
     _OPEN: _run_open,
+    _OPEN_BLOB: _run_open_blob,
     _SIGN: _run_sign,
     _VERIFY: _run_verify,
 }
@@ -208,6 +229,22 @@ class CryptoBatcher:
         key = check_key(key)
         item = check_open_item(OpenItem(iv, ciphertext, tag, aad))
         return self._submit(_OPEN, key, item)
+
+    def open_blob(
+        self, key: bytes, blob: bytes, aad: bytes = b"", *, skip: int = 0
+    ) -> asyncio.Future[bytes]:
+        """AES-256-GCM open of ``prefix || iv || ciphertext || tag`` as seal_blob writes it,
+        the prefix ``skip`` bytes long (not read: include it in ``aad``). The future raises
+        AuthenticationError if the tag does not verify; a blob too short to hold the prefix,
+        an IV and a tag raises ValueError here.
+
+        Coalesced per key and prefix length (reported to on_batch as "open"), opened by one
+        native call per group without cutting the blobs apart first."""
+        key = check_key(key)
+        blob = as_bytes(blob, "blob")
+        if len(blob) < skip + IV_SIZE + TAG_SIZE:
+            raise ValueError(f"a blob must be at least {skip + IV_SIZE + TAG_SIZE} bytes")
+        return self._submit(_OPEN_BLOB, (key, skip), (blob, as_bytes(aad, "AAD")))
 
     def sign(self, key: EcPrivateKey, digest: bytes) -> asyncio.Future[bytes]:
         """DER ECDSA signature over a digest of the curve's size."""
@@ -369,6 +406,8 @@ class CryptoBatcher:
             size = sum(len(p) + len(a) for p, a in payloads)
         elif op == _SEAL_BLOB:
             size = sum(len(h) + len(p) + len(a) for h, p, a in payloads)
+        elif op == _OPEN_BLOB:
+            size = sum(len(b) + len(a) for b, a in payloads)
         else:
             size = sum(len(i.ciphertext) + len(i.aad) for i in payloads)
         return size <= self._inline_aes_max_bytes

@@ -132,19 +132,19 @@ async def _open(
             plaintext = await asymmetric_crypto.decrypt(kms, requested, data, used)
             return requested, plaintext, used, None
     try:
-        parsed = blob.decode(data)
+        header, key_id, version = blob.read_header(data)
     except ValueError:
         if charge and requested is None:
             kms.charge_crypto(caller, operation, SYMMETRIC)
         raise InvalidCiphertextException("") from None
-    if requested is not None and requested.key_id != parsed.key_id:
+    if requested is not None and requested.key_id != key_id:
         raise IncorrectKeyException(
             "The key ID in the request does not identify a CMK that can perform this operation."
         )
     key = (
         requested
-        or kms.keys.cached(caller, parsed.key_id)
-        or await kms.keys.get(caller.account, caller.region, parsed.key_id)
+        or kms.keys.cached(caller, key_id)
+        or await kms.keys.get(caller.account, caller.region, key_id)
     )
     if charge and requested is None:
         kms.charge_crypto(caller, operation, key.key_spec if key else SYMMETRIC)
@@ -152,17 +152,14 @@ async def _open(
         raise InvalidCiphertextException("")
     if key is not requested:
         used = _check_usable(key, operation, algorithm)
-    version = parsed.version
     material = kms.keys.cached_material(key, version) or await kms.keys.material(key, version)
     if material is None:
         raise InvalidCiphertextException("")
     try:
-        plaintext = await kms.crypto.open(
-            material,
-            parsed.iv,
-            parsed.ciphertext,
-            parsed.tag,
-            parsed.header + encode_context(context),
+        # The native core reads the iv, ciphertext and tag out of the blob itself; the
+        # header is authenticated as part of the AAD.
+        plaintext = await kms.crypto.open_blob(
+            material, data, header + encode_context(context), skip=blob.HEADER_SIZE
         )
     except AuthenticationError:
         raise InvalidCiphertextException("") from None

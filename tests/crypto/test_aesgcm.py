@@ -464,3 +464,103 @@ def test_native_seal_packed_refuses_a_short_output_buffer(uniform: bool) -> None
     assert lib.gw_aes_gcm_seal_packed(KEY, 2, *args, out, need) == lib.GW_OK
     ivs_null = lib.gw_aes_gcm_seal_packed_with_ivs(KEY, 2, ffi.NULL, *args, out, need)
     assert ivs_null == lib.GW_ERR_ARGUMENT
+
+
+# --- opening packed items (the inverse of seal_packed) ---------------------
+
+
+def _sealed_by_cryptography(prefix: bytes, pt: bytes, aad: bytes) -> bytes:
+    iv = os.urandom(IV)
+    return prefix + iv + AESGCM(KEY).encrypt(iv, pt, aad)
+
+
+@settings(max_examples=150, deadline=None)
+@given(items=_uniform_batches(), skip=st.integers(min_value=0, max_value=30))
+def test_open_packed_opens_what_cryptography_sealed(
+    items: list[tuple[bytes, bytes, bytes]], skip: int
+) -> None:
+    # Every prefix `skip` bytes long; plaintexts and AADs of one length or of many.
+    prefixes = [p.ljust(skip, b"p")[:skip] for p, _, _ in items]
+    blobs = [
+        _sealed_by_cryptography(p, pt, a) for p, (_, pt, a) in zip(prefixes, items, strict=True)
+    ]
+    aads = [a for _, _, a in items]
+    assert _binding.aes_gcm_open_packed(KEY, skip, blobs, aads) == [pt for _, pt, _ in items]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 1023, 1024, 1025, 2500])
+def test_open_packed_round_trips_seal_packed_at_every_batch_size(n: int) -> None:
+    header = os.urandom(22)
+    pts = [os.urandom(32) for _ in range(n)]
+    aads = [header + i.to_bytes(4, "big") for i in range(n)]
+    blobs = aesgcm.seal_packed(KEY, [header] * n, pts, aads)
+    opened = _binding.aes_gcm_open_packed(KEY, 22, blobs, aads)
+    assert opened == pts and all(type(p) is bytes for p in opened)
+
+
+def test_open_packed_mixed_sizes_and_bad_items_failing_alone() -> None:
+    sizes = [0, 1, 15, 16, 17, 32, 255, 4096, 65536, 0, 3]
+    pts = [os.urandom(s) for s in sizes]
+    aads = [os.urandom(s % 50) for s in sizes]
+    blobs = [_sealed_by_cryptography(b"hdr", pt, a) for pt, a in zip(pts, aads, strict=True)]
+    assert _binding.aes_gcm_open_packed(KEY, 3, blobs, aads) == pts
+    tampered = list(blobs)
+    tampered[1] = blobs[1][:-1] + bytes([blobs[1][-1] ^ 1])  # tag
+    tampered[5] = blobs[5][:20] + bytes([blobs[5][20] ^ 1]) + blobs[5][21:]  # ciphertext
+    tampered[7] = blobs[7][:3] + bytes([blobs[7][3] ^ 1]) + blobs[7][4:]  # IV
+    wrong_aads = list(aads)
+    wrong_aads[2] = aads[2] + b"!"
+    opened = _binding.aes_gcm_open_packed(KEY, 3, tampered, wrong_aads)
+    failed = {1, 2, 5, 7}
+    assert [i for i, p in enumerate(opened) if p is None] == sorted(failed)
+    assert all(opened[i] == pts[i] for i in range(len(pts)) if i not in failed)
+
+
+def test_open_packed_does_not_read_the_prefix() -> None:
+    # The prefix is the caller's to authenticate (through the AAD): here it is not.
+    blob = _sealed_by_cryptography(b"head", b"secret", b"")
+    assert _binding.aes_gcm_open_packed(KEY, 4, [b"HEAD" + blob[4:]], [b""]) == [b"secret"]
+    # ... and with it in the AAD, a changed prefix fails.
+    blob = _sealed_by_cryptography(b"head", b"secret", b"head")
+    assert _binding.aes_gcm_open_packed(KEY, 4, [b"HEAD" + blob[4:]], [b"HEAD"]) == [None]
+
+
+def test_open_packed_rejects_bad_inputs_before_c() -> None:
+    good = _sealed_by_cryptography(b"h", b"x", b"")
+    with pytest.raises(ValueError, match="32 bytes"):
+        _binding.aes_gcm_open_packed(b"short", 1, [good], [b""])
+    with pytest.raises(ValueError, match="one AAD per item"):
+        _binding.aes_gcm_open_packed(KEY, 1, [good], [])
+    with pytest.raises(ValueError, match="negative"):
+        _binding.aes_gcm_open_packed(KEY, -1, [good], [b""])
+    with pytest.raises(ValueError, match="at least 29 bytes"):  # one byte short of 1 + 12 + 16
+        _binding.aes_gcm_open_packed(KEY, 1, [good, bytes(28)], [b"", b""])
+    with pytest.raises(ValueError, match="at least 29 bytes"):
+        _binding.aes_gcm_open_packed(KEY, 1, [bytes(28)], [b""])
+    wide: list = [memoryview(array.array("I", range(10)))]  # len() 10, 40 bytes
+    with pytest.raises(_binding.NotBytesError, match="item"):
+        _binding.aes_gcm_open_packed(KEY, 0, wide, [b""])
+    assert _binding.aes_gcm_open_packed(KEY, 0, [], []) == []
+
+
+@pytest.mark.parametrize("uniform", [False, True], ids=["length-arrays", "one-length"])
+def test_native_open_packed_refuses_short_items_and_a_short_output_buffer(uniform: bool) -> None:
+    ffi, lib = _binding.ffi, _binding.lib
+    blobs = [_sealed_by_cryptography(b"hd", b"12345", b"a") for _ in range(2)]
+    items = b"".join(blobs)
+    if uniform:
+        lens, aad_lens = (ffi.NULL, len(blobs[0])), (ffi.NULL, 1)
+    else:
+        lens = (ffi.new("size_t[]", [len(b) for b in blobs]), 0)
+        aad_lens = (ffi.new("size_t[]", [1, 1]), 0)
+    pts, status = ffi.new("uint8_t[]", 10), ffi.new("uint8_t[]", 2)
+
+    def call(skip: int, cap: int) -> int:
+        return lib.gw_aes_gcm_open_packed(KEY, 2, skip, items, *lens, b"aa", *aad_lens,
+                                          pts, cap, status)  # fmt: skip
+
+    assert call(2, 9) == lib.GW_ERR_ARGUMENT
+    assert call(len(blobs[0]) - 27, 10) == lib.GW_ERR_ARGUMENT  # items too short for the skip
+    assert bytes(ffi.buffer(pts)) == bytes(10)  # nothing written
+    assert call(2, 10) == lib.GW_OK
+    assert bytes(ffi.buffer(pts)) == b"12345" * 2 and bytes(ffi.buffer(status)) == bytes(2)

@@ -384,3 +384,60 @@ async def test_seal_blob_bad_inputs_raise_in_the_caller(batcher) -> None:
     # bytes-like inputs are accepted and copied
     blob = await batcher.seal_blob(bytearray(KEYS[0]), memoryview(b"h"), bytearray(b"x"))
     assert AESGCM(KEYS[0]).decrypt(blob[1:13], blob[13:], b"") == b"x"
+
+
+async def test_open_blob_opens_what_seal_blob_sealed_under_1000_submitters(batcher) -> None:
+    rng = random.Random(13)
+    jobs = []
+    for _ in range(1000):
+        key, header = rng.choice(KEYS), os.urandom(22)
+        jobs.append((key, header, os.urandom(rng.randrange(0, 200)), header + os.urandom(4)))
+    blobs = await asyncio.gather(*(batcher.seal_blob(k, h, p, a) for k, h, p, a in jobs))
+    batcher.batches.clear()
+    opened = await asyncio.gather(
+        *(batcher.open_blob(k, b, a, skip=22) for (k, _, _, a), b in zip(jobs, blobs, strict=True))
+    )
+    assert opened == [p for _, _, p, _ in jobs]
+    sizes = [n for _, n, _ in batcher.batches]
+    assert {op for op, _, _ in batcher.batches} == {"open"}
+    assert sum(sizes) == 1000 and len(sizes) < 100 and max(sizes) <= 64
+    assert batcher.pending == 0 and batcher.in_flight == 0
+
+
+async def test_open_blob_groups_by_key_and_prefix_length_and_bad_items_fail_alone(
+    batcher,
+) -> None:
+    short = await batcher.seal_blob(KEYS[0], b"h", b"pt", b"h")
+    long = await batcher.seal_blob(KEYS[0], b"head", b"pt", b"head")
+    bad_tag = short[:-1] + bytes([short[-1] ^ 1])
+    batcher.batches.clear()
+    results = await asyncio.gather(
+        batcher.open_blob(KEYS[0], short, b"h", skip=1),
+        batcher.open_blob(KEYS[0], long, b"head", skip=4),
+        batcher.open_blob(KEYS[0], bad_tag, b"h", skip=1),
+        batcher.open_blob(KEYS[0], short, b"wrong", skip=1),
+        batcher.open_blob(KEYS[1], short, b"h", skip=1),
+        batcher.open_blob(KEYS[0], short, b"h", skip=1),
+        return_exceptions=True,
+    )
+    assert results[0] == results[1] == results[5] == b"pt"
+    assert all(isinstance(r, AuthenticationError) for r in results[2:5])
+    assert len({id(r) for r in results[2:5]}) == 3
+    # One group per (key, prefix length): 4 under KEYS[0] with skip 1, then the others.
+    assert sorted(n for _, n, _ in batcher.batches) == [1, 1, 4]
+
+
+async def test_open_blob_bad_inputs_raise_in_the_caller(batcher) -> None:
+    blob = await batcher.seal_blob(KEYS[0], b"h", b"x")
+    batcher.batches.clear()
+    with pytest.raises(ValueError, match="32 bytes"):
+        await batcher.open_blob(b"short", blob, skip=1)
+    with pytest.raises(TypeError, match="blob"):
+        await batcher.open_blob(KEYS[0], "blob", skip=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="AAD"):
+        await batcher.open_blob(KEYS[0], blob, 5, skip=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least 31 bytes"):  # 30: 1 + 12 + 1 + 16
+        await batcher.open_blob(KEYS[0], blob, skip=3)
+    assert batcher.pending == 0 and batcher.batches == []
+    # bytes-like inputs are accepted and copied
+    assert await batcher.open_blob(bytearray(KEYS[0]), memoryview(blob), skip=1) == b"x"
