@@ -75,8 +75,11 @@ static int cipher_update(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in, s
     return 1;
 }
 
-/* A context holding the AES key schedule of one batch, ready for per-item IVs. */
-static EVP_CIPHER_CTX *seal_ctx_new(const uint8_t *key)
+/*
+ * A context holding the AES key schedule of one batch, ready for per-item IVs:
+ * for sealing (encrypt = 1) or opening (encrypt = 0). NULL on failure.
+ */
+static EVP_CIPHER_CTX *gcm_ctx_new(const uint8_t *key, int encrypt)
 {
     EVP_CIPHER_CTX *ctx;
 
@@ -85,7 +88,7 @@ static EVP_CIPHER_CTX *seal_ctx_new(const uint8_t *key)
     ctx = EVP_CIPHER_CTX_new();
     if (ctx == NULL)
         return NULL;
-    if (!EVP_EncryptInit_ex2(ctx, aes_256_gcm, key, NULL, NULL)) {
+    if (!EVP_CipherInit_ex2(ctx, aes_256_gcm, key, NULL, encrypt, NULL)) {
         EVP_CIPHER_CTX_free(ctx);
         ERR_clear_error();
         return NULL;
@@ -127,7 +130,7 @@ static int seal_items(const uint8_t *key, size_t n, const uint8_t *ivs,
 
     if (n == 0)
         return GW_OK;
-    ctx = seal_ctx_new(key);
+    ctx = gcm_ctx_new(key, 1);
     if (ctx == NULL)
         return GW_ERR_INTERNAL;
     for (size_t i = 0; i < n; i++) {
@@ -223,7 +226,7 @@ static int seal_packed(const uint8_t *key, size_t n, const uint8_t *ivs,
     if (n > (size_t)INT_MAX / GW_AES_IV_SIZE
         || !packed_size(n, prefix_lens, prefix_len, pt_lens, pt_len, &total) || total > out_cap)
         return GW_ERR_ARGUMENT;
-    ctx = seal_ctx_new(key);
+    ctx = gcm_ctx_new(key, 1);
     if (ctx == NULL)
         return GW_ERR_INTERNAL;
     pool = ivs;
@@ -283,25 +286,8 @@ int gw_aes_gcm_seal_packed_with_ivs(const uint8_t *key, size_t n, const uint8_t 
                        aads, aad_lens, aad_len, out, out_cap);
 }
 
-/* A context keyed for AES-256-GCM decryption; NULL on failure. */
-static EVP_CIPHER_CTX *open_ctx_new(const uint8_t *key)
-{
-    EVP_CIPHER_CTX *ctx;
-
-    if (!algs_ready())
-        return NULL;
-    ctx = EVP_CIPHER_CTX_new();
-    if (ctx == NULL)
-        return NULL;
-    if (!EVP_DecryptInit_ex2(ctx, aes_256_gcm, key, NULL, NULL)) {
-        EVP_CIPHER_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
 /*
- * Open one item with a context from open_ctx_new. On failure the plaintext
+ * Open one item with a context from gcm_ctx_new(key, 0). On failure the plaintext
  * bytes are zeroed: unauthenticated plaintext is never handed back.
  */
 static int open_one(EVP_CIPHER_CTX *ctx, const uint8_t *iv, const uint8_t *tag,
@@ -332,7 +318,7 @@ int gw_aes_gcm_open(const uint8_t *key, size_t n, const uint8_t *ivs,
 
     if (n == 0)
         return GW_OK;
-    ctx = open_ctx_new(key);
+    ctx = gcm_ctx_new(key, 0);
     if (ctx == NULL)
         return GW_ERR_INTERNAL;
     for (size_t i = 0; i < n; i++) {
@@ -381,7 +367,7 @@ int gw_aes_gcm_open_packed(const uint8_t *key, size_t n, size_t skip,
         return GW_OK;
     if (!opened_size(n, skip, item_lens, item_size, &total) || total > pt_cap)
         return GW_ERR_ARGUMENT;
-    ctx = open_ctx_new(key);
+    ctx = gcm_ctx_new(key, 0);
     if (ctx == NULL)
         return GW_ERR_INTERNAL;
     for (size_t i = 0; i < n; i++) {
