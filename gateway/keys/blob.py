@@ -37,8 +37,8 @@ class MalformedBlob(ValueError):
 
 
 class Blob(NamedTuple):
-    """A decoded blob. A NamedTuple: one is built per Decrypt, and a frozen dataclass costs
-    several times more to build."""
+    """A blob cut into its fields, for reading one whole. Decrypt does not build one: it
+    reads the header alone (``read_header``) and the native core the rest."""
 
     key_id: str
     version: int
