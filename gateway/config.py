@@ -59,6 +59,11 @@ class Settings:
     # restored twice (or a running clone) would sign with the same nonces and give the key
     # away. Measured in BENCHMARKS.md.
     ecdsa_precompute: int = 0
+    # Scheduling of each worker's native ECDSA thread: "idle" (Linux SCHED_IDLE: it signs
+    # on cores nothing else wants and never takes the event loop's; back to normal after
+    # a batch waits 50 ms for a core), "normal", or "auto": idle while the workers leave a
+    # core spare (workers < usable cores), else normal. Measured in BENCHMARKS.md.
+    ecdsa_thread_priority: str = "auto"
     # ``[[quota]]`` entries of the config file: overrides of the documented quotas.
     quota_overrides: tuple[Override, ...] = ()
 
@@ -86,6 +91,22 @@ _FLOATS = (
     "idle_timeout_seconds",
 )
 _PATHS = ("data_dir", "config", "tls_cert", "tls_key")
+ECDSA_THREAD_PRIORITIES = ("auto", "idle", "normal")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, where the platform has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def idle_ecdsa_thread(s: Settings) -> bool:
+    """Whether the workers' ECDSA threads run at idle priority: with a core to spare, a
+    signature then never takes the event loop's core (BENCHMARKS.md)."""
+    if s.ecdsa_thread_priority == "auto":
+        return s.workers < usable_cores()
+    return s.ecdsa_thread_priority == "idle"
 
 
 def _convert(name: str, raw: Any, source: str) -> Any:
@@ -143,6 +164,10 @@ def _validate(s: Settings) -> None:
     if not 0 <= s.ecdsa_precompute <= MAX_PRECOMPUTED_NONCES:
         raise ConfigError(
             f"ecdsa_precompute must be 0..{MAX_PRECOMPUTED_NONCES}, got {s.ecdsa_precompute}"
+        )
+    if s.ecdsa_thread_priority not in ECDSA_THREAD_PRIORITIES:
+        raise ConfigError(
+            f"ecdsa_thread_priority must be auto, idle or normal, got {s.ecdsa_thread_priority!r}"
         )
     if s.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")

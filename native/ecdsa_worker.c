@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -117,6 +118,24 @@ gw_ecw *gw_ecw_start(int *err)
     }
     *err = GW_OK;
     return w;
+}
+
+/*
+ * SCHED_IDLE: the thread runs only on a core nothing else wants, so with
+ * spare cores it never preempts the event loop (whose wait for a signature
+ * leaves a core idle for it). Set from the loop's thread; Linux only.
+ */
+int gw_ecw_set_idle(gw_ecw *w, int idle)
+{
+#ifdef SCHED_IDLE
+    struct sched_param param = {0};
+    int policy = idle ? SCHED_IDLE : SCHED_OTHER;
+    return pthread_setschedparam(w->thread, policy, &param) == 0 ? GW_OK : GW_ERR_INTERNAL;
+#else
+    (void)w;
+    (void)idle;
+    return GW_ERR_UNSUPPORTED;
+#endif
 }
 
 int gw_ecw_fd(const gw_ecw *w)

@@ -227,6 +227,8 @@ int gw_ecdsa_nonces_settled(void);
  * child inherits the struct but not the thread: it must neither submit to nor
  * stop the copy (the Python layer checks the process id and leaves it). Start returns NULL and *err on failure;
  * submit returns GW_ERR_ARGUMENT for a job without a key or after stop began.
+ * gw_ecw_set_idle puts the thread under SCHED_IDLE (1) or back under the
+ * normal policy (0); GW_ERR_UNSUPPORTED where there is no SCHED_IDLE.
  */
 #define GW_ECW_SIGN 1
 #define GW_ECW_VERIFY 2
@@ -250,6 +252,7 @@ typedef struct gw_ec_job {
     struct gw_ec_job *next; /* the worker's queue link */
 } gw_ec_job;
 gw_ecw *gw_ecw_start(int *err);
+int gw_ecw_set_idle(gw_ecw *w, int idle);
 int gw_ecw_fd(const gw_ecw *w);
 int gw_ecw_submit(gw_ecw *w, gw_ec_job *job);
 size_t gw_ecw_collect(gw_ecw *w, uint64_t *ids, size_t max);

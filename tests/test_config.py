@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ENV_NAMES, ConfigError, Settings, load_settings
+from gateway.config import (
+    ENV_NAMES,
+    ConfigError,
+    Settings,
+    idle_ecdsa_thread,
+    load_settings,
+    usable_cores,
+)
 
 
 def write(path: Path, text: str) -> Path:
@@ -137,6 +144,11 @@ def test_toml_values_keep_their_types(tmp_path):
         ({}, {"GATEWAY_ECDSA_INLINE_MAX": "1025"}, ["ecdsa_inline_max"]),
         ({}, {"GATEWAY_ECDSA_PRECOMPUTE": "-1"}, ["ecdsa_precompute must be 0..65536", "-1"]),
         ({}, {"GATEWAY_ECDSA_PRECOMPUTE": "65537"}, ["ecdsa_precompute"]),
+        (
+            {},
+            {"GATEWAY_ECDSA_THREAD_PRIORITY": "low"},
+            ["ecdsa_thread_priority must be auto, idle or normal", "'low'"],
+        ),
         ({}, {"GATEWAY_BODY_TIMEOUT_SECONDS": "0"}, ["body_timeout_seconds must be 0.1..3600"]),
         ({}, {"GATEWAY_BODY_TIMEOUT_SECONDS": "3601"}, ["body_timeout_seconds", "3601"]),
         ({}, {"GATEWAY_IDLE_TIMEOUT_SECONDS": "0.5"}, ["idle_timeout_seconds must be 1..3600"]),
@@ -213,3 +225,21 @@ def test_settings_are_frozen():
     settings = load_settings({}, env={})
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("priority", "spare_core", "idle"),
+    [
+        ("auto", True, True),
+        ("auto", False, False),
+        ("idle", False, True),
+        ("normal", True, False),
+    ],
+)
+def test_ecdsa_thread_priority_auto_is_idle_only_while_a_core_is_spare(priority, spare_core, idle):
+    cores = usable_cores()
+    workers = cores - 1 if spare_core else cores
+    if workers < 1:
+        pytest.skip("one usable core: no worker count leaves one spare")
+    settings = load_settings({"workers": workers, "ecdsa_thread_priority": priority}, env={})
+    assert idle_ecdsa_thread(settings) is idle

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from itertools import accumulate, repeat
 from operator import add
+from time import perf_counter
 from typing import Any
 
 from gateway.crypto.errors import CryptoError
@@ -679,12 +680,13 @@ JobDone = Callable[[Any, float], None]
 
 
 class _Job:
-    __slots__ = ("job", "call", "handle", "keep", "done")
+    __slots__ = ("job", "call", "handle", "keep", "done", "submitted")
 
     def __init__(
         self, job: Any, call: _SignCall | _VerifyCall, handle: EcHandle, keep: Any, done: JobDone
     ) -> None:
         self.job, self.call, self.handle, self.keep, self.done = job, call, handle, keep, done
+        self.submitted = perf_counter()
 
 
 def _stop_worker(ptr: Any, jobs: dict[int, _Job], pid: int) -> None:
@@ -702,15 +704,22 @@ class EcWorker:
     ``fd`` becomes readable when a job has finished; ``collect`` then hands each finished
     job's results (or the exception standing for them) to the callback it was submitted
     with, with the seconds its native call took.
+
+    With ``idle`` the thread runs under SCHED_IDLE (Linux): only on a core nothing else
+    wants, so it never takes the event loop's core from it. If other work keeps every core
+    busy, a batch waits behind that work: the first one that waited longer than
+    ``STARVED_SECONDS`` puts the thread back under the normal policy for good.
     """
 
     _COLLECT_MAX = 256
+    STARVED_SECONDS = 0.05
 
-    def __init__(self) -> None:
+    def __init__(self, *, idle: bool = False) -> None:
         err = ffi.new("int *")
         ptr = lib.gw_ecw_start(err)
         if ptr == ffi.NULL:
             raise CryptoError(f"ECDSA worker: native start failed with code {err[0]}")
+        self.idle = idle and lib.gw_ecw_set_idle(ptr, 1) == lib.GW_OK
         self._jobs: dict[int, _Job] = {}
         jobs = self._jobs
         self.pid = os.getpid()  # the thread exists in this process only (fork copies none)
@@ -797,9 +806,20 @@ class EcWorker:
         for entry in unfinished:
             self._finish(entry)
 
-    @staticmethod
-    def _finish(entry: _Job) -> None:
+    def _leave_idle(self) -> None:
+        self.idle = False
+        if self._ptr is not None and lib.gw_ecw_set_idle(self._ptr, 0) == lib.GW_OK:
+            log.warning(
+                "ECDSA worker: a batch waited over %.0f ms for a core at idle priority; "
+                "the thread runs at normal priority from now on",
+                self.STARVED_SECONDS * 1e3,
+            )
+
+    def _finish(self, entry: _Job) -> None:
         entry.handle._release()
+        waited = perf_counter() - entry.submitted - entry.job.seconds
+        if self.idle and waited > self.STARVED_SECONDS:
+            self._leave_idle()
         try:
             results: Any = entry.call.results(entry.job.rc)
         except Exception as exc:

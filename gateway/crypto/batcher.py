@@ -21,7 +21,10 @@ core" and "Sign and Verify (P-256) over HTTP"), on the 2-core reference machine:
   ``inline_ecdsa_max`` items (default 1) still runs inline while the thread has
   nothing in hand: at low load a lone signature answers ~70 us sooner there than
   through a cross-core hand-off, and under load (the thread busy) it queues behind the
-  others rather than take 21 us of the loop's time.
+  others rather than take 21 us of the loop's time. While the workers leave a core
+  spare, the thread runs under SCHED_IDLE (``idle_ecdsa_thread``; setting
+  ``ecdsa_thread_priority``): it then signs on the spare core and stops preempting the
+  loop on its own, which lifted Sign with one worker on two cores (see BENCHMARKS.md).
 
 Bigger AES groups, which would stall the loop, go to the executor.
 """
@@ -143,6 +146,7 @@ class CryptoBatcher:
         inline_aes_max: int = DEFAULT_INLINE_AES_MAX,
         inline_aes_max_bytes: int = DEFAULT_INLINE_AES_MAX_BYTES,
         inline_ecdsa_max: int = DEFAULT_INLINE_ECDSA_MAX,
+        idle_ecdsa_thread: bool = False,
         on_batch: OnBatch | None = None,
     ) -> None:
         if max_batch < 1:
@@ -157,6 +161,7 @@ class CryptoBatcher:
         self._inline_aes_max = inline_aes_max
         self._inline_aes_max_bytes = inline_aes_max_bytes
         self._inline_ecdsa_max = inline_ecdsa_max
+        self._idle_ecdsa_thread = idle_ecdsa_thread
         self._on_batch = on_batch
         self._executor = executor
         self._owns_executor = executor is None
@@ -380,7 +385,7 @@ class CryptoBatcher:
             self._retire_worker()
             worker = None
         if worker is None:
-            worker = EcWorker()
+            worker = EcWorker(idle=self._idle_ecdsa_thread)
             loop.add_reader(worker.fd, worker.collect)
             self._ecdsa_worker, self._worker_loop = worker, loop
         return worker

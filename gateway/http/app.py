@@ -12,7 +12,7 @@ from aiohttp import web
 from prometheus_client import ProcessCollector, disable_created_metrics
 
 from gateway.bootstrap import database_path
-from gateway.config import Settings
+from gateway.config import Settings, idle_ecdsa_thread
 from gateway.crypto.batcher import CryptoBatcher
 from gateway.crypto.ecdsa import nonce_stats, start_nonce_precompute, stop_nonce_precompute
 from gateway.http import request_target
@@ -139,7 +139,9 @@ def create_app(settings: Settings, *, shared_quotas: Path | None = None) -> web.
         table = QuotaTable(settings.quota_overrides)
         metrics = GatewayMetrics(table)
         crypto = CryptoBatcher(
-            inline_ecdsa_max=settings.ecdsa_inline_max, on_batch=metrics.on_batch
+            inline_ecdsa_max=settings.ecdsa_inline_max,
+            idle_ecdsa_thread=idle_ecdsa_thread(settings),
+            on_batch=metrics.on_batch,
         )
         if settings.ecdsa_precompute:
             start_nonce_precompute(settings.ecdsa_precompute)

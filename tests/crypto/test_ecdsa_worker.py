@@ -186,3 +186,69 @@ def test_a_forked_child_refuses_the_parents_worker_and_closes_it_at_once() -> No
     assert len(got[0]) == 2
     worker.close()
     key.close()
+
+
+SCHED_IDLE = getattr(os, "SCHED_IDLE", None)
+
+
+def _idle_threads() -> set[int]:
+    """This process's threads under SCHED_IDLE."""
+    assert SCHED_IDLE is not None
+    tids = {int(t) for t in os.listdir("/proc/self/task")}
+    found = set()
+    for tid in tids:
+        try:
+            if os.sched_getscheduler(tid) == SCHED_IDLE:
+                found.add(tid)
+        except OSError:  # the thread ended meanwhile
+            pass
+    return found
+
+
+@pytest.mark.skipif(SCHED_IDLE is None, reason="SCHED_IDLE is Linux's")
+def test_an_idle_worker_runs_its_thread_under_sched_idle_and_signs() -> None:
+    before = _idle_threads()
+    worker = EcWorker(idle=True)
+    key = EcPrivateKey.generate("P-256")
+    try:
+        assert worker.idle
+        assert len(_idle_threads() - before) == 1
+        digests = _digests("P-256", 8)
+        got: list[Any] = []
+        key.sign_on(worker, digests, lambda results, seconds: got.append(results))
+        _collect_all(worker)
+        [signatures] = got
+        public = _theirs(key)
+        for digest, signature in zip(digests, signatures, strict=True):
+            public.verify(signature, digest, ec.ECDSA(Prehashed(CURVE_HASH["P-256"])))
+    finally:
+        worker.close()
+        key.close()
+    assert EcWorker().idle is False  # the normal policy unless asked
+
+
+@pytest.mark.skipif(SCHED_IDLE is None, reason="SCHED_IDLE is Linux's")
+def test_a_batch_that_waited_too_long_puts_the_thread_back_to_normal(caplog) -> None:
+    before = _idle_threads()
+    worker = EcWorker(idle=True)
+    key = EcPrivateKey.generate("P-256")
+    try:
+        # Any wait at all now counts as starved: the first batch back moves the thread.
+        worker.STARVED_SECONDS = -1.0  # type: ignore[misc]
+        got: list[Any] = []
+        digests = _digests("P-256", 4)
+        key.sign_on(worker, digests, lambda results, seconds: got.append(results))
+        _collect_all(worker)
+        assert not worker.idle
+        assert _idle_threads() - before == set()
+        assert "runs at normal priority from now on" in caplog.text
+        # It goes on signing under the normal policy.
+        key.sign_on(worker, digests, lambda results, seconds: got.append(results))
+        _collect_all(worker)
+        public = key.public_key()
+        for signatures in got:
+            assert public.verify_digests(list(zip(digests, signatures, strict=True))) == [True] * 4
+        public.close()
+    finally:
+        worker.close()
+        key.close()
