@@ -815,10 +815,13 @@ class EcWorker:
                 self.STARVED_SECONDS * 1e3,
             )
 
+    def _starved(self, entry: _Job) -> bool:
+        """The job waited longer than STARVED_SECONDS besides its native call's own time."""
+        return perf_counter() - entry.submitted - entry.job.seconds > self.STARVED_SECONDS
+
     def _finish(self, entry: _Job) -> None:
         entry.handle._release()
-        waited = perf_counter() - entry.submitted - entry.job.seconds
-        if self.idle and waited > self.STARVED_SECONDS:
+        if self.idle and self._starved(entry):
             self._leave_idle()
         try:
             results: Any = entry.call.results(entry.job.rc)
